@@ -1,0 +1,5 @@
+"""`python -m perftop`."""
+
+from .cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Intrusive actions and the one approval gate they all pass through."""

@@ -1,0 +1,169 @@
+"""Actions on a process: send a signal, change its nice value.
+
+Both name their target by pid *and* start time, and check the start time again right before
+acting, so a pid that was reused by another process between the prompt and the approval is
+never hit.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from ..redact import redact
+from .gate import Approval
+
+# What each signal does, in the words the prompt uses. The order is the picker's order.
+SIGNALS: dict[str, str] = {
+    "TERM": "It is asked to exit and may clean up first (or ignore the request).",
+    "INT": "It is interrupted as if Ctrl-C were pressed; most programs exit.",
+    "HUP": "Hang-up: many daemons reload their configuration; other programs exit.",
+    "KILL": "It ends at once. The process cannot clean up.",
+    "STOP": "It is paused until it receives SIGCONT. The process cannot ignore this.",
+    "CONT": "A stopped process resumes running.",
+    "QUIT": "It exits and may write a core dump.",
+    "USR1": "Its meaning is up to the program (many reopen logs or dump state).",
+    "USR2": "Its meaning is up to the program.",
+}
+
+
+class ProcessChanged(Exception):
+    """The pid now belongs to another process (or none): nothing was done."""
+
+
+def read_start_time(pid: int, proc: str = "/proc") -> int:
+    """Field 22 of /proc/PID/stat (start time in clock ticks since boot)."""
+    with open(f"{proc}/{pid}/stat", "rb") as f:
+        data = f.read()
+    fields = data[data.rindex(b")") + 2 :].split()
+    return int(fields[19])
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessTarget:
+    """Who an action is aimed at, as the table showed it."""
+
+    pid: int
+    start_ticks: int  # /proc/PID/stat starttime, the pid's identity together with pid
+    name: str
+    cmdline: str
+    user: str
+
+    def label(self) -> str:
+        text = self.cmdline or self.name
+        if len(text) > 60:
+            text = text[:57] + "..."
+        return f"{self.pid} `{redact(text)}` owned by {self.user}"
+
+    def check_same(self) -> None:
+        try:
+            now = read_start_time(self.pid)
+        except (FileNotFoundError, ProcessLookupError) as exc:
+            raise ProcessChanged(f"process {self.pid} has exited: nothing was done") from exc
+        if now != self.start_ticks:
+            raise ProcessChanged(
+                f"pid {self.pid} now belongs to another process: nothing was done"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class SendSignal:
+    """Send one signal to one process."""
+
+    process: ProcessTarget
+    signal_name: str  # a key of SIGNALS
+
+    def __post_init__(self) -> None:
+        if self.signal_name not in SIGNALS:
+            raise ValueError(f"unknown signal {self.signal_name!r}")
+
+    @property
+    def kind(self) -> str:
+        return "signal"
+
+    @property
+    def target(self) -> str:
+        return f"pid {self.process.pid} ({redact(self.process.name)})"
+
+    @property
+    def title(self) -> str:
+        return f"Send SIG{self.signal_name}"
+
+    def describe(self) -> str:
+        return (
+            f"Send SIG{self.signal_name} to {self.process.label()}. "
+            f"{SIGNALS[self.signal_name]}"
+        )
+
+    def details(self) -> Mapping[str, object]:
+        return {
+            "pid": self.process.pid,
+            "signal": f"SIG{self.signal_name}",
+            "process_user": self.process.user,
+        }
+
+    def perform(self, approval: Approval) -> str:
+        approval.check()
+        self.process.check_same()
+        os.kill(self.process.pid, signal.Signals[f"SIG{self.signal_name}"])
+        return f"sent SIG{self.signal_name} to {self.process.pid}"
+
+
+@dataclass(frozen=True, slots=True)
+class Renice:
+    """Change the nice value of a process and every one of its threads."""
+
+    process: ProcessTarget
+    old: int
+    new: int
+
+    def __post_init__(self) -> None:
+        if not -20 <= self.new <= 19:
+            raise ValueError("nice values run from -20 to 19")
+
+    @property
+    def kind(self) -> str:
+        return "renice"
+
+    @property
+    def target(self) -> str:
+        return f"pid {self.process.pid} ({redact(self.process.name)})"
+
+    @property
+    def title(self) -> str:
+        return f"Renice to {self.new}"
+
+    def describe(self) -> str:
+        direction = (
+            "a lower priority: it gets less CPU when the machine is busy"
+            if self.new > self.old
+            else "a higher priority: it gets more CPU when the machine is busy"
+        )
+        needs = " Raising priority needs root." if self.new < self.old and os.geteuid() else ""
+        return (
+            f"Change the nice value of {self.process.label()} from {self.old} to {self.new}, "
+            f"{direction}.{needs}"
+        )
+
+    def details(self) -> Mapping[str, object]:
+        return {"pid": self.process.pid, "old_nice": self.old, "new_nice": self.new}
+
+    def perform(self, approval: Approval) -> str:
+        approval.check()
+        self.process.check_same()
+        # On Linux, setpriority(PRIO_PROCESS, pid) changes one thread only (renice(1) and
+        # htop stop there); a person renicing a process means all of it, so do every thread.
+        os.setpriority(os.PRIO_PROCESS, self.process.pid, self.new)
+        try:
+            tids = [int(t) for t in os.listdir(f"/proc/{self.process.pid}/task")]
+        except FileNotFoundError:
+            tids = []
+        for tid in tids:
+            if tid != self.process.pid:
+                try:
+                    os.setpriority(os.PRIO_PROCESS, tid, self.new)
+                except ProcessLookupError:
+                    pass  # the thread ended meanwhile
+        return f"nice of {self.process.pid} is now {self.new}"

@@ -1,0 +1,1 @@
+"""Presentation: the Textual app, its panes and screens."""
