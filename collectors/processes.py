@@ -1,0 +1,440 @@
+"""Every process, every tick: the table's data, read straight from procfs.
+
+This scan is perftop's biggest cost (DESIGN.md, "What things cost here"), so it avoids psutil
+and does the least per process per tick: one read of /proc/PID/stat (state, ppid, CPU ticks,
+nice, threads, start time and RSS are all in it) and one of /proc/PID/io. What does not
+change while a process lives - its command line and its user - is read once per process
+identity (pid, start time) and cached; a pid taken by a new process gets a fresh entry and a
+fresh CPU baseline. State for processes that are gone is dropped on the same tick, so memory
+follows the number of live processes, not the length of the session.
+
+Also here, because the table and the tree view need them and they are pure: `sort_rows` and
+`tree_order`.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, NamedTuple
+
+from .rates import rate
+from .samples import ProcessRow, ProcessSample
+
+# Files under /proc are generated on read; one page holds any stat line or io block.
+_READ_SIZE = 4096
+# How long a cached command line / user is trusted. A process can change both without
+# changing identity (setproctitle, a daemon dropping privileges after fork), so they are
+# re-read now and then; spread over the processes this costs a few reads per tick.
+STATIC_TTL = 10.0
+# Longest time between two reads of /proc/PID/io for a process that used no CPU meanwhile.
+IO_MAX_AGE = 5.0
+
+
+def read_bytes(path: str) -> bytes:
+    """The whole content of a small procfs file (one `open`, usually one `read`)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        data = os.read(fd, _READ_SIZE)
+        if len(data) < _READ_SIZE:
+            return data
+        # Long files (a command line can be up to ARG_MAX) take more reads.
+        chunks = [data]
+        while True:
+            data = os.read(fd, 65536)
+            if not data:
+                return b"".join(chunks)
+            chunks.append(data)
+    finally:
+        os.close(fd)
+
+
+class StatFields(NamedTuple):
+    """The fields of /proc/PID/stat that the table uses."""
+
+    comm: str
+    state: str
+    ppid: int
+    ticks: int  # utime + stime, in clock ticks
+    nice: int
+    threads: int
+    start_ticks: int  # since boot, in clock ticks
+    rss_pages: int
+
+
+def parse_stat(data: bytes) -> StatFields:
+    """Parse one /proc/PID/stat line.
+
+    comm sits between the first `(` and the LAST `)` and may itself hold spaces and parens
+    (a process can name itself `a) (b`), so the numeric fields are split after the last `)`.
+    Raises ValueError on a line that does not parse (truncated or not a stat line).
+    """
+    open_at = data.find(b"(")
+    close_at = data.rfind(b")")
+    if open_at < 0 or close_at < open_at:
+        raise ValueError("not a /proc/PID/stat line")
+    comm = data[open_at + 1 : close_at].decode("utf-8", "replace")
+    # After ") ": state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt
+    # utime(11) stime(12) cutime cstime priority nice(16) num_threads(17) itrealvalue
+    # starttime(19) vsize rss(21) ...
+    f = data[close_at + 2 :].split(None, 22)  # the 30-odd fields after rss are not needed
+    if len(f) < 22:
+        raise ValueError("truncated /proc/PID/stat line")
+    return StatFields(
+        comm,
+        f[0].decode("ascii", "replace"),
+        int(f[1]),
+        int(f[11]) + int(f[12]),
+        int(f[16]),
+        int(f[17]),
+        int(f[19]),
+        int(f[21]),
+    )
+
+
+def parse_io(data: bytes) -> tuple[int, int]:
+    """(read_bytes, write_bytes) from /proc/PID/io: bytes that reached the block layer."""
+    f = data.split()
+    # The kernel prints a fixed order: rchar wchar syscr syscw read_bytes write_bytes ...
+    if len(f) >= 12 and f[8] == b"read_bytes:" and f[10] == b"write_bytes:":
+        return int(f[9]), int(f[11])
+    read = write = 0
+    for name, value in zip(f[::2], f[1::2], strict=False):
+        if name == b"read_bytes:":
+            read = int(value)
+        elif name == b"write_bytes:":
+            write = int(value)
+    return read, write
+
+
+def parse_uid(status: bytes) -> int | None:
+    """The effective uid from /proc/PID/status (`Uid: real effective saved fs`)."""
+    for line in status.splitlines():
+        if line.startswith(b"Uid:"):
+            fields = line.split()
+            return int(fields[2]) if len(fields) > 2 else None
+    return None
+
+
+def cmdline_text(raw: bytes, comm: str) -> str:
+    """argv joined by spaces; `[comm]` for kernel threads and zombies (no argv).
+
+    The text is untrusted and kept literally (markup, escapes and all: the panes neutralise
+    them when they draw); only the NUL separators become spaces.
+    """
+    text = raw.rstrip(b"\0").replace(b"\0", b" ").decode("utf-8", "replace")
+    return text if text else f"[{comm}]"
+
+
+def mem_total(proc: str) -> int:
+    """MemTotal in bytes from PROC/meminfo (0 when it cannot be read)."""
+    try:
+        data = read_bytes(f"{proc}/meminfo")
+    except OSError:
+        return 0
+    for line in data.splitlines():
+        if line.startswith(b"MemTotal:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+class _Known:
+    """What the collector remembers about one live process between ticks."""
+
+    __slots__ = (
+        "start_ticks",
+        "ticks",
+        "io",
+        "io_at",
+        "io_due",
+        "io_denied",
+        "cmdline",
+        "comm",
+        "user",
+        "due",
+    )
+
+    def __init__(self, start_ticks: int, ticks: int) -> None:
+        self.start_ticks = start_ticks
+        self.ticks = ticks
+        self.io: tuple[int, int] | None = None
+        self.io_at = 0.0  # monotonic time io was last read
+        self.io_due = 0.0  # read io again at this time even if no CPU was used
+        # /proc/PID/io is refused for other users' processes unless we are root; once
+        # refused, it is not asked again for this process (a saved syscall per tick).
+        self.io_denied = False
+        self.cmdline = ""
+        self.comm = ""
+        self.user = ""
+        self.due = 0.0  # monotonic time when the cmdline/user are to be read again
+
+
+class ProcessCollector:
+    """All processes from procfs, with CPU %, memory % and I/O rates.
+
+    `proc` is the procfs root (a fixture directory in tests). A baseline is taken when the
+    collector is built, so the first `collect()` already has CPU % and I/O rates.
+
+    Reading /proc/PID/io costs about as much as reading /proc/PID/stat (the kernel builds
+    both on each read), so it would nearly double the scan. It is read on every tick only
+    for processes that used CPU time since the last tick (issuing I/O takes CPU: a system
+    call, a page fault, a copy) and at least every `io_max_age` seconds for the others;
+    their rate over that longer span shows when it is read, and 0 in between. On an idle
+    box that skips most io reads. `io_max_age=0` reads it for every process every tick.
+    """
+
+    source = "processes"
+
+    def __init__(
+        self,
+        interval: float = 1.0,
+        proc: str = "/proc",
+        io_max_age: float = IO_MAX_AGE,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.interval = interval
+        self.proc = proc
+        self.io_max_age = io_max_age
+        self.clock = clock  # a seam for tests; the monotonic clock otherwise
+        self.clk_tck = os.sysconf("SC_CLK_TCK")
+        self.page_size = os.sysconf("SC_PAGE_SIZE")
+        self.ncpu = os.cpu_count() or 1
+        self._known: dict[int, _Known] = {}
+        self._users: dict[int, str] = {}
+        self._time: float | None = None
+        self.collect()
+
+    def collect(self) -> ProcessSample:
+        """Scan every process once. Blocking; a few ms per hundred processes."""
+        proc = self.proc
+        now = self.clock()
+        elapsed = 0.0 if self._time is None else now - self._time
+        # CPU % = ticks / CLK_TCK / elapsed * 100; fold the constants into one factor.
+        cpu_scale = 100.0 / self.clk_tck / elapsed if elapsed > 0 else 0.0
+        page_size = self.page_size
+        io_max_age = self.io_max_age
+        total = mem_total(proc)
+        mem_scale = 100.0 / total if total > 0 else 0.0
+        known = self._known
+        fresh: dict[int, _Known] = {}
+        rows: list[ProcessRow] = []
+        running = threads = 0
+        for entry in os.listdir(proc):
+            if not entry.isdigit():
+                continue
+            pid = int(entry)
+            base = f"{proc}/{entry}/"
+            try:
+                st = parse_stat(read_bytes(base + "stat"))
+                old = known.get(pid)
+                if old is not None and old.start_ticks != st.start_ticks:
+                    old = None  # the pid was reused: nothing of the old process carries over
+                if old is None:
+                    cur = _Known(st.start_ticks, st.ticks)
+                    cpu = 0.0
+                    cpu_used = True
+                else:
+                    cur = old
+                    cpu = (st.ticks - old.ticks) * cpu_scale if st.ticks >= old.ticks else 0.0
+                    cpu_used = st.ticks != old.ticks
+                    cur.ticks = st.ticks
+                if cur.comm != st.comm or now >= cur.due:
+                    # comm changes on exec, and an exec changes the command line too.
+                    self._read_static(base, pid, cur, st.comm, now)
+                read_rate: float | None = None
+                write_rate: float | None = None
+                if cur.io_denied:
+                    pass
+                elif cpu_used or now >= cur.io_due:
+                    try:
+                        io = parse_io(read_bytes(base + "io"))
+                    except PermissionError:
+                        cur.io_denied = True
+                        cur.io = None
+                    else:
+                        before = cur.io
+                        if before is None:
+                            read_rate = write_rate = 0.0
+                        else:
+                            # Over the real time since this process's io was last read,
+                            # which can be several ticks for an idle process.
+                            span = now - cur.io_at
+                            read_rate = rate(before[0], io[0], span)
+                            write_rate = rate(before[1], io[1], span)
+                        cur.io = io
+                        cur.io_at = now
+                        # Staggered by pid so idle processes are not all re-read at once.
+                        cur.io_due = now + io_max_age * (0.5 + (pid % 32) / 64)
+                else:
+                    # No CPU time used this tick: taken as no I/O issued (see __init__).
+                    read_rate = write_rate = 0.0
+            except (FileNotFoundError, ProcessLookupError):
+                continue  # it ended between listdir and here
+            except ValueError:
+                continue  # a stat line cut short by an exit mid-read
+            fresh[pid] = cur
+            rss = st.rss_pages * page_size
+            if st.state == "R":
+                running += 1
+            threads += st.threads
+            rows.append(
+                ProcessRow(
+                    pid=pid,
+                    ppid=st.ppid,
+                    user=cur.user,
+                    name=st.comm,
+                    cmdline=cur.cmdline,
+                    state=st.state,
+                    cpu_percent=cpu,
+                    mem_percent=rss * mem_scale,
+                    rss=rss,
+                    read_bytes_per_s=read_rate,
+                    write_bytes_per_s=write_rate,
+                    threads=st.threads,
+                    cpu_time=st.ticks / self.clk_tck,
+                    nice=st.nice,
+                    start_time=st.start_ticks / self.clk_tck,
+                )
+            )
+        # Replacing the map drops every process not seen this tick: bounded memory.
+        self._known = fresh
+        self._time = now
+        rows.sort(key=_pid)
+        return ProcessSample(
+            time=now, rows=tuple(rows), running=running, threads=threads, ncpu=self.ncpu
+        )
+
+    def _read_static(self, base: str, pid: int, cur: _Known, comm: str, now: float) -> None:
+        """(Re)read what is cached per process: the command line and the user."""
+        try:
+            raw = read_bytes(base + "cmdline")
+        except PermissionError:
+            raw = b""
+        cur.cmdline = cmdline_text(raw, comm)
+        try:
+            uid = parse_uid(read_bytes(base + "status"))
+        except PermissionError:
+            uid = None
+        cur.user = "?" if uid is None else self._user(uid)
+        cur.comm = comm
+        # Spread the re-reads over the TTL by pid, so that the processes first seen together
+        # (all of them, at start) are not all re-read on the same tick.
+        cur.due = now + STATIC_TTL * (1.0 + (pid % 64) / 64)
+
+    def _user(self, uid: int) -> str:
+        """A uid's name, looked up once per uid; the number as text when it has none."""
+        name = self._users.get(uid)
+        if name is None:
+            try:
+                name = pwd.getpwuid(uid).pw_name
+            except KeyError:
+                name = str(uid)
+            self._users[uid] = name
+        return name
+
+    def series(self, sample: object) -> Mapping[str, float]:
+        """Machine-wide counts only; per-process history is the detail collector's job."""
+        if not isinstance(sample, ProcessSample):
+            return {}
+        return {
+            "proc.count": float(len(sample.rows)),
+            "proc.running": float(sample.running),
+            "proc.threads": float(sample.threads),
+        }
+
+
+def _pid(row: ProcessRow) -> int:
+    return row.pid
+
+
+# Sorting ------------------------------------------------------------------------------
+
+_SORT_KEYS: dict[str, Callable[[ProcessRow], Any]] = {
+    "pid": lambda r: r.pid,
+    "user": lambda r: r.user,
+    "cpu": lambda r: r.cpu_percent,
+    "mem": lambda r: r.mem_percent,
+    "rss": lambda r: r.rss,
+    # Unreadable I/O (None) sorts below every number, zero included.
+    "read": lambda r: (0, 0.0) if r.read_bytes_per_s is None else (1, r.read_bytes_per_s),
+    "write": lambda r: (0, 0.0) if r.write_bytes_per_s is None else (1, r.write_bytes_per_s),
+    "threads": lambda r: r.threads,
+    "state": lambda r: r.state,
+    "time": lambda r: r.cpu_time,
+    "command": lambda r: r.cmdline,
+    "nice": lambda r: r.nice,
+}
+
+SORT_KEYS: tuple[str, ...] = tuple(_SORT_KEYS)
+"""The names `sort_rows` and `tree_order` accept."""
+
+
+def sort_rows(rows: Iterable[ProcessRow], key: str, reverse: bool = False) -> list[ProcessRow]:
+    """Rows ordered by one of `SORT_KEYS`; ties stay in pid order whatever the direction.
+
+    Raises ValueError for an unknown key.
+    """
+    try:
+        keyfunc = _SORT_KEYS[key]
+    except KeyError:
+        raise ValueError(f"unknown sort key {key!r}; one of {', '.join(SORT_KEYS)}") from None
+    # Python's sort is stable even with reverse=True, so pre-ordering by pid fixes ties.
+    return sorted(sorted(rows, key=_pid), key=keyfunc, reverse=reverse)
+
+
+# The tree view --------------------------------------------------------------------------
+
+
+class TreeLine(NamedTuple):
+    """One line of the tree view: the row, its depth, and the guide to draw before it."""
+
+    row: ProcessRow
+    depth: int
+    prefix: str  # e.g. "│  ├─ "; empty at the root
+
+
+def tree_order(
+    rows: Sequence[ProcessRow], key: str = "pid", reverse: bool = False
+) -> list[TreeLine]:
+    """Rows as a process tree: each child right under its parent, siblings sorted by `key`.
+
+    A row whose parent is not among `rows` (pid 1's parent 0, a filtered-out parent, an
+    orphan) is a root. Every row appears exactly once, even if bad data makes a cycle.
+    """
+    ordered = sort_rows(rows, key, reverse)
+    present = {r.pid for r in ordered}
+    children: dict[int, list[ProcessRow]] = {}
+    roots: list[ProcessRow] = []
+    for r in ordered:
+        if r.ppid != r.pid and r.ppid in present:
+            children.setdefault(r.ppid, []).append(r)
+        else:
+            roots.append(r)
+    out: list[TreeLine] = []
+    seen: set[int] = set()
+
+    def walk(start: ProcessRow) -> None:
+        # Iterative, so a deep chain of processes cannot hit the recursion limit.
+        stack: list[tuple[ProcessRow, int, str, str]] = [(start, 0, "", "")]
+        while stack:
+            row, depth, guide, branch = stack.pop()
+            if row.pid in seen:
+                continue
+            seen.add(row.pid)
+            out.append(TreeLine(row, depth, guide + branch))
+            kids = [k for k in children.get(row.pid, ()) if k.pid not in seen]
+            below = guide + ("" if depth == 0 else ("   " if branch == "└─ " else "│  "))
+            for i in range(len(kids) - 1, -1, -1):
+                last = i == len(kids) - 1
+                stack.append((kids[i], depth + 1, below, "└─ " if last else "├─ "))
+
+    for root in roots:
+        walk(root)
+    # Rows only reachable through a cycle (impossible in a live /proc, possible in replayed
+    # or hand-made data) would be lost; show them as roots instead.
+    for r in ordered:
+        if r.pid not in seen:
+            walk(r)
+    return out

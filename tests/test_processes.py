@@ -1,0 +1,480 @@
+"""The every-process scan: the stat parser, fixtures of /proc, and real processes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from perftop.collectors import processes
+from perftop.collectors.processes import (
+    SORT_KEYS,
+    ProcessCollector,
+    cmdline_text,
+    parse_io,
+    parse_stat,
+    sort_rows,
+    tree_order,
+)
+from perftop.collectors.samples import ProcessRow, ProcessSample
+
+FIXTURES = Path(__file__).parent / "fixtures" / "procs"
+CLK = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+class Clock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self, now: float = 100.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def stat_line(
+    pid: int,
+    comm: str,
+    state: str = "S",
+    ppid: int = 1,
+    ticks: tuple[int, int] = (10, 5),
+    start: int = 1000,
+    threads: int = 1,
+    nice: int = 0,
+    rss: int = 256,
+) -> str:
+    fields = [
+        state,
+        ppid,
+        pid,
+        pid,
+        0,
+        -1,
+        4194560,
+        100,
+        0,
+        0,
+        0,
+        ticks[0],
+        ticks[1],
+        0,
+        0,
+        20,
+        nice,
+        threads,
+        0,
+        start,
+        12345678,
+        rss,
+        2**64 - 1,
+    ] + [0] * 29
+    return f"{pid} ({comm}) " + " ".join(map(str, fields)) + "\n"
+
+
+@pytest.fixture
+def procdir(tmp_path: Path) -> Path:
+    """A writable copy of the `basic` fixture /proc."""
+    root = tmp_path / "proc"
+    shutil.copytree(FIXTURES / "basic", root)
+    return root
+
+
+def by_pid(sample: ProcessSample) -> dict[int, ProcessRow]:
+    return {r.pid: r for r in sample.rows}
+
+
+# the parsers ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "comm",
+    ["a) (b", "x (y) z", "with space", ")", "((", "a)b) 1 2 3 R", "", "ünï"],
+)
+def test_parse_stat_takes_comm_up_to_the_last_paren(comm: str) -> None:
+    line = stat_line(
+        4321, comm, state="R", ppid=77, ticks=(300, 45), start=9999, threads=7, nice=-3, rss=512
+    )
+    st = parse_stat(line.encode())
+    assert st.comm == comm
+    assert (st.state, st.ppid, st.ticks, st.nice, st.threads, st.start_ticks, st.rss_pages) == (
+        "R",
+        77,
+        345,
+        -3,
+        7,
+        9999,
+        512,
+    )
+
+
+def test_parse_stat_rejects_cut_lines() -> None:
+    line = stat_line(1, "a").encode()
+    with pytest.raises(ValueError):
+        parse_stat(line[:40])
+    with pytest.raises(ValueError):
+        parse_stat(b"")
+
+
+def test_parse_stat_of_the_real_proc_self() -> None:
+    st = parse_stat(Path(f"/proc/{os.getpid()}/stat").read_bytes())
+    assert st.ppid == os.getppid()
+    assert st.comm == Path(f"/proc/{os.getpid()}/comm").read_text().rstrip("\n")
+    assert st.threads >= threading.active_count()
+
+
+def test_parse_io_and_cmdline_text() -> None:
+    assert parse_io((FIXTURES / "basic" / "42" / "io").read_bytes()) == (4096, 8192)
+    # Another order (or a kernel that adds fields) still parses.
+    assert parse_io(b"write_bytes: 5\nread_bytes: 7\n") == (7, 5)
+    assert cmdline_text(b"python\0-c\0print(1)\0", "python") == "python -c print(1)"
+    assert cmdline_text(b"", "kthreadd") == "[kthreadd]"
+
+
+# the collector on fixtures -------------------------------------------------------------
+
+
+def test_fixture_scan(procdir: Path) -> None:
+    c = ProcessCollector(proc=str(procdir), clock=Clock())
+    sample = c.collect()
+    rows = by_pid(sample)
+    # 77 has a directory but no stat (it ended mid-scan) and `self` is no pid: both skipped.
+    assert sorted(rows) == [1, 2, 42, 43, 4242]
+    evil = rows[42]
+    assert evil.name == "a) (b"
+    assert evil.cmdline == "./evil a) (b"
+    assert evil.user == "54321"  # a uid without a passwd entry shows as its number
+    assert (evil.state, evil.nice, evil.threads) == ("R", -5, 3)
+    assert evil.rss == 2000 * PAGE
+    assert evil.mem_percent == pytest.approx(2000 * PAGE / (4000000 * 1024) * 100)
+    assert evil.cpu_time == pytest.approx(15 / CLK)
+    assert evil.start_time == pytest.approx(5000 / CLK)
+    assert rows[43].name == "x (y) z" and rows[43].ppid == 42
+    assert rows[2].cmdline == "[kthreadd]"
+    assert rows[1].user == "root"
+    assert sample.running == 2
+    assert sample.threads == 1 + 1 + 3 + 2 + 4
+
+
+def test_cpu_percent_and_io_rates_from_deltas(procdir: Path) -> None:
+    clock = Clock()
+    c = ProcessCollector(proc=str(procdir), clock=clock)
+    (procdir / "4242" / "stat").write_text(
+        stat_line(4242, "worker", ticks=(200 + CLK, 100), start=7000)
+    )
+    (procdir / "4242" / "io").write_text("read_bytes: 3000\nwrite_bytes: 1000\n")
+    clock.now += 2.0
+    row = by_pid(c.collect())[4242]
+    # One second of CPU over two seconds of wall time: half a core.
+    assert row.cpu_percent == pytest.approx(50.0)
+    assert row.read_bytes_per_s == pytest.approx(1500.0)
+    assert row.write_bytes_per_s == pytest.approx(500.0)
+    # Idle processes: no CPU used, no I/O.
+    assert by_pid(c.collect())[1].cpu_percent == 0.0
+
+
+def test_io_of_a_process_without_cpu_is_read_only_every_io_max_age(
+    procdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads: list[str] = []
+    real = processes.read_bytes
+
+    def counting(path: str) -> bytes:
+        reads.append(path)
+        return real(path)
+
+    monkeypatch.setattr(processes, "read_bytes", counting)
+    clock = Clock()
+    c = ProcessCollector(proc=str(procdir), clock=clock, io_max_age=4.0)
+    io = str(procdir / "1" / "io")
+    (procdir / "1" / "io").write_text("read_bytes: 8000\nwrite_bytes: 0\n")
+    reads.clear()
+    clock.now += 1.0
+    row = by_pid(c.collect())[1]
+    assert io not in reads and row.read_bytes_per_s == 0.0
+    clock.now += 3.0  # 4 s since the last read: due whatever pid's stagger
+    row = by_pid(c.collect())[1]
+    assert io in reads
+    assert row.read_bytes_per_s == pytest.approx(8000 / 4.0)  # over the whole span
+
+
+def test_every_tick_when_io_max_age_is_zero(procdir: Path) -> None:
+    clock = Clock()
+    c = ProcessCollector(proc=str(procdir), clock=clock, io_max_age=0.0)
+    (procdir / "1" / "io").write_text("read_bytes: 8000\nwrite_bytes: 0\n")
+    clock.now += 1.0
+    assert by_pid(c.collect())[1].read_bytes_per_s == pytest.approx(8000.0)
+
+
+def test_pid_reuse_gets_a_fresh_cache_and_cpu_baseline(procdir: Path) -> None:
+    clock = Clock()
+    c = ProcessCollector(proc=str(procdir), clock=clock)
+    assert by_pid(c.collect())[4242].cmdline == "worker --old"
+    # Same pid, same comm (so an exec check alone would not notice), later start time, far
+    # more CPU ticks and I/O than the old process had: none of it may be counted as a delta.
+    (procdir / "4242" / "stat").write_text(
+        stat_line(4242, "worker", ticks=(5000, 5000), start=9000)
+    )
+    (procdir / "4242" / "cmdline").write_bytes(b"worker\0--new\0")
+    (procdir / "4242" / "status").write_text("Uid:\t54321\t54321\t54321\t54321\n")
+    (procdir / "4242" / "io").write_text("read_bytes: 999999\nwrite_bytes: 999999\n")
+    clock.now += 1.0
+    row = by_pid(c.collect())[4242]
+    assert row.cmdline == "worker --new"
+    assert row.user == "54321"
+    assert row.cpu_percent == 0.0
+    assert row.read_bytes_per_s == 0.0 and row.write_bytes_per_s == 0.0
+    assert row.start_time == pytest.approx(9000 / CLK)
+
+
+def test_an_exec_rereads_the_command_line(procdir: Path) -> None:
+    clock = Clock()
+    c = ProcessCollector(proc=str(procdir), clock=clock)
+    (procdir / "4242" / "stat").write_text(stat_line(4242, "newprog", start=7000))
+    (procdir / "4242" / "cmdline").write_bytes(b"newprog\0--x\0")
+    clock.now += 1.0
+    assert by_pid(c.collect())[4242].cmdline == "newprog --x"
+
+
+def test_gone_processes_are_pruned(procdir: Path) -> None:
+    clock = Clock()
+    c = ProcessCollector(proc=str(procdir), clock=clock)
+    shutil.rmtree(procdir / "4242")
+    clock.now += 1.0
+    assert 4242 not in by_pid(c.collect())
+    assert 4242 not in c._known  # the per-pid state went with it
+
+
+@pytest.mark.parametrize("error", [FileNotFoundError, ProcessLookupError])
+@pytest.mark.parametrize("which", ["stat", "io", "cmdline", "status"])
+def test_a_process_vanishing_at_any_read_is_skipped(
+    procdir: Path, monkeypatch: pytest.MonkeyPatch, error: type[OSError], which: str
+) -> None:
+    real = processes.read_bytes
+
+    def vanishing(path: str) -> bytes:
+        if path == f"{procdir}/42/{which}":
+            raise error(2, "gone", path)
+        return real(path)
+
+    monkeypatch.setattr(processes, "read_bytes", vanishing)
+    rows = by_pid(ProcessCollector(proc=str(procdir), clock=Clock()).collect())
+    assert 42 not in rows
+    assert 43 in rows  # and the scan went on
+
+
+def test_unreadable_io_is_none_and_not_asked_again(
+    procdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # perftop runs as root here, and root may read every /proc/PID/io, so the "another
+    # user's process" case (EACCES for a non-root perftop) is simulated at the reader.
+    real = processes.read_bytes
+    asked: list[str] = []
+
+    def denying(path: str) -> bytes:
+        if path == f"{procdir}/43/io":
+            asked.append(path)
+            raise PermissionError(13, "Permission denied", path)
+        return real(path)
+
+    monkeypatch.setattr(processes, "read_bytes", denying)
+    clock = Clock()
+    c = ProcessCollector(proc=str(procdir), clock=clock, io_max_age=0.0)
+    for _ in range(3):
+        clock.now += 1.0
+        row = by_pid(c.collect())[43]
+        assert row.read_bytes_per_s is None and row.write_bytes_per_s is None
+        assert row.cmdline == "x (y) z --flag"  # the rest of the row is there
+    assert len(asked) == 1
+
+
+def test_series_are_machine_wide_only(procdir: Path) -> None:
+    c = ProcessCollector(proc=str(procdir), clock=Clock())
+    series = c.series(c.collect())
+    assert series["proc.count"] == 5.0
+    assert all(not name.startswith("detail.") for name in series)
+
+
+# real processes ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def children() -> Iterator[list[subprocess.Popen[bytes]]]:
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for child in started:
+        child.kill()
+        child.wait()
+
+
+def test_real_busy_child_is_hot_and_sleeping_child_is_cold(
+    children: list[subprocess.Popen[bytes]],
+) -> None:
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    idle = subprocess.Popen(["sleep", "30"])
+    children += [busy, idle]
+    time.sleep(0.2)
+    c = ProcessCollector()
+    time.sleep(0.5)
+    rows = by_pid(c.collect())
+    assert rows[busy.pid].cpu_percent > 50.0
+    assert rows[busy.pid].state == "R"
+    assert rows[idle.pid].cpu_percent < 5.0
+    assert rows[idle.pid].cmdline == "sleep 30"
+    assert rows[idle.pid].ppid == os.getpid()
+    assert rows[idle.pid].read_bytes_per_s is not None  # root reads every /proc/PID/io
+
+
+def test_real_hostile_command_line_is_kept_literally(
+    children: list[subprocess.Popen[bytes]],
+) -> None:
+    markup = "[red]x[/red]"
+    escapes = "\x1b[31mRED\x1b]0;title\x07"
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(30)", markup, escapes, "a) (b"]
+    )
+    children.append(child)
+    time.sleep(0.2)
+    row = by_pid(ProcessCollector().collect())[child.pid]
+    assert f"{markup} {escapes} a) (b" in row.cmdline
+    assert "\0" not in row.cmdline
+
+
+def test_real_process_of_another_user(children: list[subprocess.Popen[bytes]]) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("needs root to start a process as nobody")
+    child = subprocess.Popen(["sleep", "30"], user="nobody")
+    children.append(child)
+    time.sleep(0.2)
+    row = by_pid(ProcessCollector().collect())[child.pid]
+    assert row.user == "nobody"
+
+
+def test_real_renamed_process_with_parens_in_comm(
+    children: list[subprocess.Popen[bytes]],
+) -> None:
+    code = (
+        "import time, pathlib; pathlib.Path('/proc/self/comm').write_text('a) (b x'); "
+        "time.sleep(30)"
+    )
+    child = subprocess.Popen([sys.executable, "-c", code])
+    children.append(child)
+    for _ in range(50):
+        if Path(f"/proc/{child.pid}/comm").read_text().strip() == "a) (b x":
+            break
+        time.sleep(0.05)
+    row = by_pid(ProcessCollector().collect())[child.pid]
+    assert row.name == "a) (b x"
+    assert row.state in "SR" and row.ppid == os.getpid()
+
+
+# sort_rows and tree_order --------------------------------------------------------------
+
+
+def row(pid: int, ppid: int = 0, **kw: object) -> ProcessRow:
+    base: dict[str, object] = dict(
+        pid=pid,
+        ppid=ppid,
+        user="u",
+        name=f"p{pid}",
+        cmdline=f"cmd{pid}",
+        state="S",
+        cpu_percent=0.0,
+        mem_percent=0.0,
+        rss=0,
+        read_bytes_per_s=0.0,
+        write_bytes_per_s=0.0,
+        threads=1,
+        cpu_time=0.0,
+        nice=0,
+        start_time=0.0,
+    )
+    base.update(kw)
+    return ProcessRow(**base)  # type: ignore[arg-type]
+
+
+def test_sort_rows_every_key_and_none_io_lowest() -> None:
+    rows = [
+        row(3, user="b", cpu_percent=5, read_bytes_per_s=None, write_bytes_per_s=None),
+        row(1, user="c", cpu_percent=9, read_bytes_per_s=0.0, write_bytes_per_s=10.0),
+        row(2, user="a", cpu_percent=5, read_bytes_per_s=7.0, write_bytes_per_s=0.0),
+    ]
+    assert [r.pid for r in sort_rows(rows, "pid")] == [1, 2, 3]
+    assert [r.pid for r in sort_rows(rows, "user")] == [2, 3, 1]
+    # Ties (cpu 5) stay in pid order in both directions.
+    assert [r.pid for r in sort_rows(rows, "cpu", reverse=True)] == [1, 2, 3]
+    assert [r.pid for r in sort_rows(rows, "cpu")] == [2, 3, 1]
+    assert [r.pid for r in sort_rows(rows, "read", reverse=True)] == [2, 1, 3]
+    assert [r.pid for r in sort_rows(rows, "read")] == [3, 1, 2]
+    assert [r.pid for r in sort_rows(rows, "write", reverse=True)] == [1, 2, 3]
+    for key in SORT_KEYS:
+        assert len(sort_rows(rows, key)) == 3
+    with pytest.raises(ValueError):
+        sort_rows(rows, "bogus")
+
+
+@pytest.mark.parametrize(
+    ("key", "field"),
+    [
+        ("mem", "mem_percent"),
+        ("rss", "rss"),
+        ("threads", "threads"),
+        ("state", "state"),
+        ("time", "cpu_time"),
+        ("command", "cmdline"),
+        ("nice", "nice"),
+    ],
+)
+def test_sort_rows_by_field(key: str, field: str) -> None:
+    values = {"state": ["S", "R", "Z"], "cmdline": ["b", "a", "c"]}.get(field, [2, 1, 3])
+    rows = [row(i + 1, **{field: v}) for i, v in enumerate(values)]
+    assert [r.pid for r in sort_rows(rows, key)] == [2, 1, 3]
+
+
+def test_tree_order_nests_children_and_roots_orphans() -> None:
+    rows = [
+        row(1, 0, cpu_percent=0),
+        row(10, 1, cpu_percent=1),
+        row(11, 10, cpu_percent=0),
+        row(12, 10, cpu_percent=5),
+        row(20, 1, cpu_percent=9),
+        row(30, 999, cpu_percent=3),  # parent not visible: a root
+    ]
+    tree = tree_order(rows, "cpu", reverse=True)
+    assert [(t.row.pid, t.depth, t.prefix) for t in tree] == [
+        (30, 0, ""),
+        (1, 0, ""),
+        (20, 1, "├─ "),
+        (10, 1, "└─ "),
+        (12, 2, "   ├─ "),
+        (11, 2, "   └─ "),
+    ]
+    # Tuple-like, as the TUI unpacks it.
+    first_row, depth, prefix = tree[0]
+    assert first_row.pid == 30 and depth == 0 and prefix == ""
+
+
+def test_tree_order_guides_under_a_middle_child() -> None:
+    rows = [row(1), row(2, 1), row(3, 2), row(4, 1)]
+    assert [t.prefix for t in tree_order(rows)] == ["", "├─ ", "│  └─ ", "└─ "]
+
+
+def test_tree_order_keeps_every_row_even_in_a_cycle() -> None:
+    rows = [row(1, 2), row(2, 1), row(3, 3)]
+    assert sorted(t.row.pid for t in tree_order(rows)) == [1, 2, 3]
+
+
+def test_tree_order_of_a_real_scan_has_every_process_once() -> None:
+    rows = ProcessCollector().collect().rows
+    tree = tree_order(rows, "cpu", reverse=True)
+    assert sorted(t.row.pid for t in tree) == sorted(r.pid for r in rows)
+    parents = {t.row.pid: t.depth for t in tree}
+    for t in tree:
+        if t.depth > 0:
+            assert parents[t.row.ppid] == t.depth - 1
