@@ -66,8 +66,8 @@ class Settings:
 
 
 def check_delay(value: float) -> float:
-    if not value > 0 or value != value or value > 3600:
-        raise ConfigError(f"delay must be a number of seconds above 0 (got {value})")
+    if not 0 < value <= 3600:  # NaN fails every comparison, so it is refused too
+        raise ConfigError(f"delay must be above 0 and at most 3600 seconds (got {value:g})")
     return value
 
 
@@ -95,7 +95,10 @@ def apply(settings: Settings, data: dict[str, object], origin: str) -> Settings:
         if key == "delay":
             if not isinstance(value, int | float) or isinstance(value, bool):
                 raise ConfigError(f"{origin}: delay must be a number")
-            changes["delay"] = check_delay(float(value))
+            try:
+                changes["delay"] = check_delay(float(value))
+            except ConfigError as exc:
+                raise ConfigError(f"{origin}: {exc}") from None
         elif key in ("theme", "sort"):
             if not isinstance(value, str):
                 raise ConfigError(f"{origin}: {key} must be a string")
