@@ -1,0 +1,208 @@
+"""The `perftop` command line (also `python -m perftop`).
+
+    perftop [-d SECONDS] [--theme NAME] [--read-only] [--audit-file PATH] [--config PATH]
+    perftop snapshot --json [--seconds N]
+    perftop --version | --help
+
+Settings come from the defaults, overlaid with the config file (`--config`, else
+`$XDG_CONFIG_HOME/perftop/config.toml` when it exists), overlaid with the flags.
+`--read-only` (or `read_only = true`) calls `actions.gate.lockdown()` before anything else
+runs, so no action can run in this process whatever the UI does.
+
+Exit codes:
+
+    0    the TUI ended normally; the snapshot has data from every collector
+    1    the snapshot was printed but at least one collector failed ("status" says why)
+    2    bad usage: an unknown flag, a bad value, an unknown theme, a bad config file
+    130  interrupted (Ctrl-C)
+
+The TUI is imported only when it is about to run, so `snapshot`, `--help` and `--version`
+never import Textual and start in a few tens of milliseconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+from pathlib import Path
+
+from . import __version__
+from .actions.gate import lockdown
+from .config import ConfigError, Settings, apply, check_delay, config_dir, load
+
+EXIT_OK = 0
+EXIT_PARTIAL = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+EPILOG = """\
+commands:
+  snapshot --json [--seconds N]
+                  sample the machine for N seconds (default 1) without the TUI and print
+                  one JSON document: system, per-core CPU, disks, network, every process
+
+exit codes:
+  0    ended normally; a snapshot with data from every collector
+  1    a snapshot was printed but at least one collector failed (see its "status")
+  2    bad usage: unknown flag, bad value, unknown theme, unreadable or malformed config
+  130  interrupted (Ctrl-C)
+"""
+
+
+def _delay(text: str) -> float:
+    """argparse type for -d: seconds, above 0, finite (a person's typo never reaches a timer)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    try:
+        return check_delay(value)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _seconds(text: str) -> float:
+    """argparse type for snapshot --seconds: above 0 and finite."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds above 0 (got {text})")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser for every form of the command line."""
+    parser = argparse.ArgumentParser(
+        prog="perftop",
+        description="A live terminal profiler: system, processes, Python stacks, PostgreSQL.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "-d",
+        "--delay",
+        type=_delay,
+        metavar="SECONDS",
+        help="seconds between refreshes (default 1, like top -d)",
+    )
+    parser.add_argument(
+        "--theme",
+        metavar="NAME",
+        help="colour theme: perftop-dark, perftop-light, perftop-ansi or a user theme",
+    )
+    parser.add_argument(
+        "--read-only",
+        action="store_true",
+        default=None,
+        help="no action (signal, renice, attach) can run; their keys are not bound",
+    )
+    parser.add_argument(
+        "--audit-file",
+        type=Path,
+        metavar="PATH",
+        help="where the audit log of actions goes (default $XDG_STATE_HOME/perftop/audit.jsonl)",
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="PATH",
+        help="config file (default $XDG_CONFIG_HOME/perftop/config.toml)",
+    )
+    parser.add_argument("--version", action="version", version=f"perftop {__version__}")
+
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    snapshot = commands.add_parser(
+        "snapshot",
+        help="sample for N seconds without the TUI and print one JSON document",
+        description="Sample the machine for N seconds without the TUI and print one "
+        "JSON document to stdout.",
+        epilog=EPILOG.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    # The subcommand's own parser, so its usage errors print its usage line.
+    snapshot.set_defaults(command_parser=snapshot)
+    snapshot.add_argument(
+        "--json", action="store_true", help="print JSON (required: the only format so far)"
+    )
+    snapshot.add_argument(
+        "--seconds",
+        type=_seconds,
+        default=1.0,
+        metavar="N",
+        help="how long to sample; every rate is the average over it (default 1)",
+    )
+    return parser
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    """Defaults, then the config file, then the flags. Raises ConfigError."""
+    path: Path | None = args.config
+    if path is not None and not path.exists():
+        # The default file may be absent; one the person named must be there.
+        raise ConfigError(f"cannot read {path}: no such file")
+    settings = load(path)
+    flags: dict[str, object] = {}
+    if args.delay is not None:
+        flags["delay"] = args.delay
+    if args.theme is not None:
+        flags["theme"] = args.theme
+    if args.read_only:
+        flags["read_only"] = True
+    if args.audit_file is not None:
+        flags["audit_file"] = str(args.audit_file)
+    return apply(settings, flags, "command line")
+
+
+def check_theme(settings: Settings) -> None:
+    """Raise ConfigError unless the theme exists and its file is usable.
+
+    The themes module imports Textual, so this runs on the TUI path only.
+    """
+    from . import themes
+
+    try:
+        themes.load(settings.theme, config_dir() / "themes")
+    except themes.ThemeError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _snapshot(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    if not args.json:
+        parser.error("snapshot needs --json (the only output format so far)")
+    from . import snapshot
+
+    doc = snapshot.take(args.seconds)
+    try:
+        sys.stdout.write(snapshot.dumps(doc) + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (`| head`): no traceback, and no second error at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_PARTIAL
+    return EXIT_OK if snapshot.all_ok(doc) else EXIT_PARTIAL
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run perftop; returns the exit code (see the module docstring)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.command == "snapshot":
+            return _snapshot(args.command_parser, args)
+        try:
+            settings = settings_from(args)
+            check_theme(settings)
+        except ConfigError as exc:
+            parser.error(str(exc))
+        if settings.read_only:
+            lockdown()
+        from .tui.app import run
+
+        return run(settings)
+    except KeyboardInterrupt:
+        print("perftop: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
