@@ -37,7 +37,9 @@ class CounterDeltas(Generic[K]):
         """The monotonic time of the previous read, if any."""
         return self._time
 
-    def update(self, now: float, counters: Mapping[K, Sequence[float]]) -> dict[K, tuple[float, ...]]:
+    def update(
+        self, now: float, counters: Mapping[K, Sequence[float]]
+    ) -> dict[K, tuple[float, ...]]:
         """Feed the counters read at monotonic time `now`; return each key's rates."""
         elapsed = 0.0 if self._time is None else now - self._time
         rates: dict[K, tuple[float, ...]] = {}
@@ -46,7 +48,7 @@ class CounterDeltas(Generic[K]):
             if before is None or len(before) != len(values):
                 rates[key] = (0.0,) * len(values)
             else:
-                rates[key] = tuple(rate(b, v, elapsed) for b, v in zip(before, values))
+                rates[key] = tuple(rate(b, v, elapsed) for b, v in zip(before, values, strict=True))
         self._before = dict(counters)
         self._time = now
         return rates

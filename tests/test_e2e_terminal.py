@@ -1,0 +1,117 @@
+"""The real app in a real terminal: `python -m perftop` in a pty, read through a terminal
+emulator, driven by keystrokes. Nothing here is faked: the collectors read this machine,
+the signal goes to a real process, the audit file is a real file."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .terminal import Terminal
+
+pytestmark = pytest.mark.e2e
+
+MARKER = "perftop-e2e-target"
+HOSTILE = "[red]x[/red] \x1b[31mRED\x1b]0;pwned\x07"
+
+
+@pytest.fixture
+def target() -> Iterator[subprocess.Popen[bytes]]:
+    """A sleeping Python process whose argv carries markup and terminal escapes."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(120)", MARKER, HOSTILE]
+    )
+    time.sleep(0.2)
+    yield proc
+    proc.kill()
+    proc.wait()
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> dict[str, str]:
+    return {
+        "XDG_STATE_HOME": str(tmp_path / "state"),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+    }
+
+
+def _start(home: dict[str, str], *args: str) -> Terminal:
+    return Terminal([sys.executable, "-m", "perftop", *args], cols=120, rows=32, env=home)
+
+
+def test_dashboard_shows_live_data_and_hostile_names_stay_literal(
+    target: subprocess.Popen[bytes], home: dict[str, str]
+) -> None:
+    term = _start(home)
+    try:
+        assert term.wait_for(lambda s: "PID" in s and "COMMAND" in s, timeout=15), term.text()
+        assert term.wait_for(lambda s: "python -m perftop" in s or "perftop" in s, 10)
+        term.type("/")
+        term.type(MARKER)
+        assert term.wait_for(lambda s: MARKER in s and str(target.pid) in s, 5), term.text()
+        line = next(line for line in term.screen.display if MARKER in line)
+        # The markup is shown as the characters it is made of, and the escape sequences
+        # are inert: neither the colour change nor the window title reached the terminal.
+        assert "[red]x[/red]" in line
+        assert "^[[31mRED^[]0;pwned^G" in line
+        assert term.screen.title != "pwned"
+        assert b"\x1b]0;pwned" not in term.raw
+        term.press("escape")
+        term.type("q")
+        assert term.wait_exit(10) == 0
+    finally:
+        term.close()
+
+
+def test_kill_after_approval_signals_the_real_process_and_audits(
+    target: subprocess.Popen[bytes], home: dict[str, str], tmp_path: Path
+) -> None:
+    term = _start(home)
+    try:
+        assert term.wait_for(lambda s: "COMMAND" in s, timeout=15), term.text()
+        term.type("/")
+        term.type(MARKER)
+        term.press("enter")
+        assert term.wait_for(lambda s: MARKER in s, 5)
+        term.type("k")
+        assert term.wait_for(lambda s: "SIGTERM" in s and "SIGKILL" in s, 5), term.text()
+        term.press("enter")  # the picker starts on TERM
+        assert term.wait_for(lambda s: "Send SIGTERM to" in s, 5), term.text()
+        assert target.poll() is None  # asked, not done
+        term.type("y")
+        assert target.wait(timeout=5) == -15
+        assert term.wait_for(lambda s: "sent SIGTERM" in s, 5), term.text()
+        term.type("q")
+        assert term.wait_exit(10) == 0
+    finally:
+        term.close()
+    audit = tmp_path / "state" / "perftop" / "audit.jsonl"
+    assert audit.stat().st_mode & 0o777 == 0o600
+    records = [json.loads(line) for line in audit.read_text().splitlines()]
+    assert [(r["action"], r["decision"], r["details"]["pid"]) for r in records] == [
+        ("signal", "approved", target.pid)
+    ]
+
+
+def test_read_only_has_no_kill_key(target: subprocess.Popen[bytes], home: dict[str, str]) -> None:
+    term = _start(home, "--read-only")
+    try:
+        assert term.wait_for(lambda s: "COMMAND" in s, timeout=15), term.text()
+        term.type("/")
+        term.type(MARKER)
+        term.press("enter")
+        assert term.wait_for(lambda s: MARKER in s, 5)
+        term.type("k")
+        term.pump(1.0)
+        assert "SIGTERM" not in term.text()
+        assert target.poll() is None
+        term.type("q")
+        assert term.wait_exit(10) == 0
+    finally:
+        term.close()
