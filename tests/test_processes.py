@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from perftop.collectors import processes
 from perftop.collectors.processes import (
     SORT_KEYS,
