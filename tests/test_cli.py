@@ -9,6 +9,7 @@ import types
 from pathlib import Path
 
 import pytest
+
 from perftop import __version__
 from perftop.actions import gate
 from perftop.cli import main

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from perftop.cli import build_parser, settings_from
 from perftop.config import ConfigError, Settings, default_config_path, load
 
