@@ -13,17 +13,21 @@ import re
 MASK = "****"
 
 # user:password@ in any URL-like string (postgresql://, mysql://, redis://, http://).
-_URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^:/?#@\s]*:)[^@\s/]*(?=@)")
+# The password runs to the authority's last `@`, since passwords may contain `@` themselves.
+_URL_PASSWORD = re.compile(
+    r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^:/?#@\s]*:)[^\s/?#]*(?=@[^@\s/?#]*(?:[/?#\s]|$))"
+)
 # password=..., passwd=..., pwd=..., secret=..., token=..., also with --, as options or
 # key=value pairs in a libpq connection string. The value runs to the next space.
 _KEY_VALUE = re.compile(
-    r"(?P<head>(?:--?|\b)(?:[a-z_]*password|passwd|pwd|[a-z_]*secret|[a-z_]*token|api[_-]?key)"
+    r"(?P<head>(?:--?|\b)[a-z0-9_]*(?:password|passwd|pwd|secret|token|api[_-]?key)(?:_[a-z0-9]+)*"
     r"\s*[=:]\s*)(?P<value>'[^']*'|\"[^\"]*\"|\S+)",
     re.IGNORECASE,
 )
 # `--password value`, `-p value` is too ambiguous (ports, paths), so only the long forms.
 _LONG_OPTION = re.compile(
-    r"(?P<head>--(?:password|passwd|secret|token|api-key)\s+)(?P<value>\S+)", re.IGNORECASE
+    r"(?P<head>--(?:password|passwd|secret|token|api-key)\s+)(?P<value>'[^']*'|\"[^\"]*\"|\S+)",
+    re.IGNORECASE,
 )
 
 
