@@ -315,7 +315,29 @@ def test_binding_rows_lists_every_binding() -> None:
         ("t", "Tree view"),
     ]
     assert binding_rows([Binding("x", "go", key_display="X!")]) == [("X!", "Go")]
-    assert binding_rows(BINDINGS[:1], key_display=lambda b: b.key) == [("f1/question_mark", "Help")]
+    assert binding_rows([Binding("x", "go")], key_display=lambda b: b.key.upper()) == [("X", "Go")]
+
+
+@run
+async def test_binding_rows_from_a_live_bindings_map_follow_the_keymap() -> None:
+    class Keyed(App[None]):
+        BINDINGS = BINDINGS
+
+    app = Keyed()
+    async with app.run_test(size=(80, 24)):
+        rows = {description: keys for keys, description in binding_rows(app._bindings)}
+        # Textual's own ctrl+q quits too: the inherited bindings are part of the map.
+        assert rows["Quit"].split("/") == ["Ctrl+q", "q", "F10"]
+        assert rows["Help"] == "F1/?"
+        assert rows["Help quit"] == "Ctrl+c"
+        keymap = {"app.quit": "x", "app.filter": "ctrl+f"}
+        app.set_keymap(keymap)
+        rows = {d: keys for keys, d in binding_rows(app._bindings, keymap=app._keymap)}
+        assert rows["Quit"].split("/") == ["Ctrl+q", "x"]
+        assert rows["Filter processes by name or command line"] == "Ctrl+f"
+        assert rows["Help"] == "F1/?"
+        # The BINDINGS list itself is left as it was.
+        assert binding_rows(BINDINGS)[1] == ("q/F10", "Quit")
 
 
 SECTIONS = [

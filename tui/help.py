@@ -13,7 +13,7 @@ from rich.cells import cell_len
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import Binding, BindingsMap, BindingType, Keymap
 from textual.containers import Vertical, VerticalScroll
 from textual.keys import format_key
 from textual.screen import ModalScreen
@@ -64,14 +64,26 @@ def key_label(binding: Binding) -> str:
 
 
 def binding_rows(
-    bindings: Iterable[BindingType], key_display: Callable[[Binding], str] | None = None
+    bindings: Iterable[BindingType] | BindingsMap,
+    key_display: Callable[[Binding], str] | None = None,
+    *,
+    keymap: Keymap | None = None,
 ) -> list[Row]:
     """One (keys, description) row per action, in the order the bindings are given.
 
+    `bindings` is a `BINDINGS` list or a node's `BindingsMap` (`node._bindings`, which
+    includes inherited bindings). Textual applies the user's keymap only when it looks a
+    key up, so pass it (`app._keymap`) as `keymap` for the help to show remapped keys.
     Every binding is listed, hidden ones included; keys bound to the same action and
-    description share a row ("q/Esc"). `key_display` overrides how a key is written
-    (for instance `app.get_key_display`); the default is `key_label`.
+    description share a row ("q/Esc"). `key_display` overrides how a key is written (for
+    instance `app.get_key_display`); the default is `key_label`.
     """
+    if keymap:
+        remapped = bindings.copy() if isinstance(bindings, BindingsMap) else BindingsMap(bindings)
+        remapped.apply_keymap(keymap)  # clashes are the app's to report, as Textual does
+        bindings = remapped
+    if isinstance(bindings, BindingsMap):
+        bindings = [b for per_key in bindings.key_to_bindings.values() for b in per_key]
     show_key = key_display or key_label
     rows: dict[tuple[str, str], list[str]] = {}
     # make_bindings splits "q,escape" into one binding per key, as Textual itself does.
