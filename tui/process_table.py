@@ -1,0 +1,577 @@
+"""The process list: htop's table, drawn with Textual's line API.
+
+A `DataTable` cleared and refilled every second costs 7-33 % of a core (DESIGN.md), so this
+table is a `ScrollView` that draws only the lines on screen. Per tick it builds one
+filtered, sorted tuple of rows; a visible row is formatted into a `Strip` the first time it
+is drawn and that strip is reused until the rows, the width, the styles or the cursor move.
+
+Columns have fixed widths, as in htop. When the window is too narrow for COMMAND to keep
+`MIN_COMMAND` cells, whole columns hide in this order: READ/s and WRITE/s (together), NI,
+THR, TIME+, RES. At 80 columns that leaves PID USER CPU% MEM% RES S TIME+ COMMAND; PID,
+USER, CPU%, MEM%, S and COMMAND never hide.
+
+Command lines, process names and user names are untrusted: they are drawn as plain
+segments (never parsed as markup) after `neutralise` has made control characters inert,
+and command lines pass through `redact` so that passwords in argv stay off the screen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.binding import Binding
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from ..collectors.processes import SORT_KEYS, sort_rows, tree_order
+from ..collectors.samples import ProcessRow, ProcessSample
+from ..redact import redact
+from .text import literal, neutralise
+
+MIN_COMMAND = 30
+"""Cells COMMAND keeps before other columns start to hide."""
+
+# Text-like keys read best A to Z; every number reads best biggest first.
+ASCENDING_KEYS = frozenset(("pid", "user", "command", "state"))
+
+# CPU % of one core above which the figure is drawn as a warning, and as an error.
+CPU_WARNING = 50.0
+CPU_ERROR = 90.0
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One fixed-width column of the table."""
+
+    key: str  # the sort key it stands for
+    label: str
+    width: int
+    right: bool  # numbers are right-aligned
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("pid", "PID", 7, True),
+    Column("user", "USER", 8, False),
+    Column("cpu", "CPU%", 5, True),
+    Column("mem", "MEM%", 5, True),
+    Column("rss", "RES", 6, True),
+    Column("read", "READ/s", 7, True),
+    Column("write", "WRITE/s", 8, True),
+    Column("threads", "THR", 4, True),
+    Column("state", "S", 2, False),
+    Column("time", "TIME+", 9, True),
+    Column("nice", "NI", 3, True),
+)
+COMMAND = Column("command", "COMMAND", 0, False)
+
+# Which columns give way first when the window is narrow (see the module docstring).
+HIDE_ORDER: tuple[frozenset[str], ...] = (
+    frozenset(("read", "write")),
+    frozenset(("nice",)),
+    frozenset(("threads",)),
+    frozenset(("time",)),
+    frozenset(("rss",)),
+)
+
+
+def layout(width: int) -> tuple[tuple[Column, int], ...]:
+    """The columns shown at `width` cells, each with its x, COMMAND last (width: the rest)."""
+    shown = list(COLUMNS)
+    for group in HIDE_ORDER:
+        if width - sum(c.width + 1 for c in shown) >= MIN_COMMAND:
+            break
+        shown = [c for c in shown if c.key not in group]
+    placed: list[tuple[Column, int]] = []
+    x = 0
+    for column in shown:
+        placed.append((column, x))
+        x += column.width + 1
+    placed.append((Column("command", COMMAND.label, max(0, width - x), False), x))
+    return tuple(placed)
+
+
+def human_bytes(value: float | None) -> str:
+    """Bytes as htop shows them: 512K, 12.3M, 1.2G; blank for None (unreadable)."""
+    if value is None:
+        return ""
+    if value < 1000:
+        return f"{value:.0f}B" if value >= 0.5 else "0"
+    value /= 1024
+    if value < 1000:
+        return f"{value:.0f}K"
+    for unit in "MGTP":
+        value /= 1024
+        if value < 100:
+            return f"{value:.1f}{unit}"
+        if value < 1000 or unit == "P":
+            return f"{value:.0f}{unit}"
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def cpu_time_text(seconds: float) -> str:
+    """CPU time as htop's TIME+: 1:02.33 (m:ss.cc), 12h03:10 (after an hour), 123h."""
+    centis = int(max(0.0, seconds) * 100)
+    hours, rest = divmod(centis, 360_000)
+    minutes, rest = divmod(rest, 6_000)
+    secs, centis = divmod(rest, 100)
+    if hours == 0:
+        return f"{minutes}:{secs:02d}.{centis:02d}"
+    if hours < 100:
+        return f"{hours}h{minutes:02d}:{secs:02d}"
+    return f"{hours}h"
+
+
+def percent_text(value: float) -> str:
+    """A percentage in five cells (1,600 % on a 16-core machine still fits)."""
+    return f"{value:.1f}" if value < 999.95 else f"{value:.0f}"
+
+
+def user_text(user: str, width: int = 8) -> str:
+    """A user name cut to `width` cells, with htop's `+` when cut."""
+    user = neutralise(user)
+    return user if cell_len(user) <= width else set_cell_size(user, width - 1) + "+"
+
+
+_CELLS: dict[str, Callable[[ProcessRow], str]] = {
+    "pid": lambda r: str(r.pid),
+    "user": lambda r: user_text(r.user),
+    "cpu": lambda r: percent_text(r.cpu_percent),
+    "mem": lambda r: percent_text(r.mem_percent),
+    "rss": lambda r: human_bytes(r.rss),
+    "read": lambda r: human_bytes(r.read_bytes_per_s),
+    "write": lambda r: human_bytes(r.write_bytes_per_s),
+    "threads": lambda r: str(r.threads),
+    "state": lambda r: neutralise(r.state)[:1],
+    "time": lambda r: cpu_time_text(r.cpu_time),
+    "nice": lambda r: str(r.nice),
+}
+"""The text of every column but COMMAND (which has its guides and styles)."""
+
+
+def _cell_class(key: str, row: ProcessRow) -> str:
+    """The component class that colours a cell, or "" for the plain style."""
+    if key == "cpu":
+        if row.cpu_percent >= CPU_ERROR:
+            return "process-table--cpu-hot"
+        return "process-table--cpu-high" if row.cpu_percent >= CPU_WARNING else ""
+    if key == "state":
+        if row.state == "R":
+            return "process-table--running"
+        return "process-table--stuck" if row.state in ("D", "Z") else ""
+    return ""
+
+
+def _matches(row: ProcessRow, needle: str) -> bool:
+    return (
+        needle in str(row.pid)
+        or needle in row.user.casefold()
+        or needle in row.name.casefold()
+        or needle in row.cmdline.casefold()
+    )
+
+
+class _TableMessage(Message):
+    """A message from a ProcessTable; `control` is the table, for `@on(..., "#id")`."""
+
+    table: ProcessTable | None = None  # set by the table when it posts the message
+
+    @property
+    def control(self) -> ProcessTable | None:
+        return self.table
+
+
+class ProcessTable(ScrollView, can_focus=True):
+    """Every process, one line each, sortable, filterable, optionally as a tree.
+
+    Feed it with `update_rows(sample)` every tick. The selection follows the process (pid
+    and start time), not the line, as rows move.
+    """
+
+    COMPONENT_CLASSES = {
+        "process-table--header",
+        "process-table--sorted",
+        "process-table--cursor",
+        "process-table--running",
+        "process-table--stuck",
+        "process-table--cpu-high",
+        "process-table--cpu-hot",
+        "process-table--kernel",
+        "process-table--tree",
+        "process-table--empty",
+    }
+
+    DEFAULT_CSS = """
+    ProcessTable {
+        height: 1fr;
+        background: $surface;
+        color: $foreground;
+        overflow-x: hidden;
+        scrollbar-size-vertical: 1;
+        & > .process-table--header {
+            background: $panel;
+            color: $foreground;
+            text-style: bold;
+        }
+        & > .process-table--sorted {
+            background: $accent 40%;
+            text-style: bold;
+        }
+        & > .process-table--cursor {
+            background: $block-cursor-blurred-background;
+            color: $block-cursor-blurred-foreground;
+            text-style: $block-cursor-blurred-text-style;
+        }
+        &:focus > .process-table--cursor {
+            background: $block-cursor-background;
+            color: $block-cursor-foreground;
+            text-style: $block-cursor-text-style;
+        }
+        & > .process-table--running { text-style: bold; }
+        & > .process-table--stuck { color: $warning; }
+        & > .process-table--cpu-high { color: $warning; }
+        & > .process-table--cpu-hot { color: $error; text-style: bold; }
+        & > .process-table--kernel { color: $foreground-muted; }
+        & > .process-table--tree { color: $foreground-muted; }
+        & > .process-table--empty { color: $foreground-muted; text-style: italic; }
+    }
+    """
+
+    BINDINGS = [
+        Binding("up", "cursor_up", "Up", show=False, id="process-table.cursor-up"),
+        Binding("down", "cursor_down", "Down", show=False, id="process-table.cursor-down"),
+        Binding("pageup", "page_up", "Page up", show=False, id="process-table.page-up"),
+        Binding("pagedown", "page_down", "Page down", show=False, id="process-table.page-down"),
+        Binding("home", "first", "First", show=False, id="process-table.first"),
+        Binding("end", "last", "Last", show=False, id="process-table.last"),
+        Binding("enter", "open", "Details", show=False, id="process-table.open"),
+        Binding("P", "sort('cpu')", "Sort by CPU", show=False, id="process-table.sort-cpu"),
+        Binding("M", "sort('mem')", "Sort by memory", show=False, id="process-table.sort-mem"),
+        Binding("T", "sort('time')", "Sort by time", show=False, id="process-table.sort-time"),
+        Binding("I", "invert_sort", "Invert sort", show=False, id="process-table.invert"),
+    ]
+
+    class RowHighlighted(_TableMessage):
+        """The selection moved to another process."""
+
+        def __init__(self, row: ProcessRow) -> None:
+            super().__init__()
+            self.row = row
+
+        def can_replace(self, message: Message) -> bool:
+            # Holding down an arrow key: only the newest highlight matters.
+            return isinstance(message, ProcessTable.RowHighlighted) and message.table is self.table
+
+    class RowOpened(_TableMessage):
+        """A process was opened (Enter or a double click) to see its details."""
+
+        def __init__(self, row: ProcessRow) -> None:
+            super().__init__()
+            self.row = row
+
+    class SortChanged(_TableMessage):
+        """The sort column or direction changed."""
+
+        def __init__(self, key: str, reverse: bool) -> None:
+            super().__init__()
+            self.key = key
+            self.reverse = reverse
+
+    def __init__(
+        self, *, sort: str = "cpu", reverse: bool = True, tree: bool = False, id: str | None = None
+    ) -> None:
+        super().__init__(id=id)
+        if sort not in SORT_KEYS:
+            raise ValueError(f"unknown sort key {sort!r}; one of {', '.join(SORT_KEYS)}")
+        self.sort_key = sort
+        self.reverse = reverse
+        self._tree_view = tree
+        self.filter_text = ""
+        self._all: tuple[ProcessRow, ...] = ()  # the newest sample's rows, unfiltered
+        self._rows: tuple[ProcessRow, ...] = ()  # what is shown, in order
+        self._guides: tuple[str, ...] = ()  # tree guides per shown row; empty when flat
+        self._cursor = 0
+        self._selected: tuple[int, float] | None = None  # (pid, start_time)
+        self._strips: dict[tuple[int, bool], Strip] = {}
+        self._header: Strip | None = None
+        self._layout: tuple[tuple[Column, int], ...] = ()
+        self._width = -1
+
+    # the public API -----------------------------------------------------------------------
+
+    # This shadows DOMNode.tree, a debugging aid that renders the DOM as a Rich tree; the
+    # table's own meaning (tree view on/off) is the one its callers need, and Textual itself
+    # only logs `tree` of the app and of nodes being debugged.
+    @property
+    def tree(self) -> bool:  # type: ignore[override]  # a bool here, a Rich Tree on DOMNode
+        """Whether rows are shown as a process tree (change it with `toggle_tree`)."""
+        return self._tree_view
+
+    @property
+    def rows_shown(self) -> tuple[ProcessRow, ...]:
+        """The rows after filter and sort (or tree order), top to bottom."""
+        return self._rows
+
+    @property
+    def selected_row(self) -> ProcessRow | None:
+        """The process under the cursor, if any row is shown."""
+        return self._rows[self._cursor] if self._rows else None
+
+    def update_rows(self, sample: ProcessSample) -> None:
+        """Show the newest sample: filter and sort once, keep the selection on its process."""
+        self._all = sample.rows
+        self._rebuild()
+
+    def set_sort(self, key: str, reverse: bool | None = None) -> None:
+        """Sort by `key`. Without `reverse`, the same key inverts and a new key starts in
+        its natural direction (numbers descending; pid, user, command, state ascending)."""
+        if key not in SORT_KEYS:
+            raise ValueError(f"unknown sort key {key!r}; one of {', '.join(SORT_KEYS)}")
+        if reverse is None:
+            reverse = not self.reverse if key == self.sort_key else key not in ASCENDING_KEYS
+        self.sort_key = key
+        self.reverse = reverse
+        self._header = None
+        self._rebuild()
+        self._post(self.SortChanged(key, reverse))
+
+    def invert_sort(self) -> None:
+        """Flip the direction of the current sort."""
+        self.set_sort(self.sort_key, not self.reverse)
+
+    def toggle_tree(self) -> None:
+        """Switch between the flat list and the process tree."""
+        self._tree_view = not self._tree_view
+        self._rebuild()
+
+    def set_filter(self, text: str) -> None:
+        """Show only rows whose pid, user, name or command line contain `text` (any case)."""
+        previous = self.filter_text.casefold()
+        needle = text.casefold()
+        self.filter_text = text
+        if previous and previous in needle and not self.tree:
+            # A longer needle matches a subset of what is shown, already in order.
+            self._show(tuple(r for r in self._rows if _matches(r, needle)), ())
+        else:
+            self._rebuild()
+
+    # ordering and selection ---------------------------------------------------------------
+
+    def _rebuild(self) -> None:
+        rows = self._all
+        needle = self.filter_text.casefold()
+        if needle:
+            rows = tuple(r for r in rows if _matches(r, needle))
+        if self.tree:
+            lines = tree_order(rows, self.sort_key, self.reverse)
+            self._show(tuple(line.row for line in lines), tuple(line.prefix for line in lines))
+        else:
+            self._show(tuple(sort_rows(rows, self.sort_key, self.reverse)), ())
+
+    def _show(self, rows: tuple[ProcessRow, ...], guides: tuple[str, ...]) -> None:
+        """Make `rows` the shown rows, keeping the selection on the same process."""
+        was_visible = self._cursor_visible()
+        index = None
+        if self._selected is not None:
+            pid, start = self._selected
+            for i, row in enumerate(rows):
+                if row.pid == pid and row.start_time == start:
+                    index = i
+                    break
+        if index is None:  # the process is gone (or filtered out): stay at the same place
+            index = min(self._cursor, len(rows) - 1)
+        self._rows = rows
+        self._guides = guides
+        self._cursor = max(0, index)
+        self._strips.clear()
+        self.virtual_size = Size(0, len(rows) + 1)
+        self._select_current()
+        if was_visible:
+            self._scroll_to_cursor()
+        self.refresh()
+
+    def _select_current(self) -> None:
+        row = self.selected_row
+        key = None if row is None else (row.pid, row.start_time)
+        if key != self._selected:
+            self._selected = key
+            if row is not None:
+                self._post(self.RowHighlighted(row))
+
+    def _move_cursor(self, index: int) -> None:
+        if not self._rows:
+            return
+        index = max(0, min(index, len(self._rows) - 1))
+        if index == self._cursor:
+            return
+        old, self._cursor = self._cursor, index
+        self.refresh_line(old + 1)
+        self.refresh_line(index + 1)
+        self._select_current()
+        self._scroll_to_cursor()
+
+    def _page(self) -> int:
+        """Rows that fit below the header."""
+        return max(1, self.scrollable_content_region.height - 1)
+
+    def _cursor_visible(self) -> bool:
+        top = self.scroll_offset.y
+        return top <= self._cursor < top + self._page()
+
+    def _scroll_to_cursor(self) -> None:
+        if not self.size.height:
+            return  # not laid out yet; nothing to keep in view
+        top, page = self.scroll_offset.y, self._page()
+        if self._cursor < top:
+            self.scroll_to(y=self._cursor, animate=False, force=True)
+        elif self._cursor >= top + page:
+            self.scroll_to(y=self._cursor - page + 1, animate=False, force=True)
+
+    def _post(self, message: _TableMessage) -> None:
+        message.table = self
+        self.post_message(message)
+
+    # actions and mouse ----------------------------------------------------------------------
+
+    def action_cursor_up(self) -> None:
+        self._move_cursor(self._cursor - 1)
+
+    def action_cursor_down(self) -> None:
+        self._move_cursor(self._cursor + 1)
+
+    def action_page_up(self) -> None:
+        self._move_cursor(self._cursor - self._page())
+
+    def action_page_down(self) -> None:
+        self._move_cursor(self._cursor + self._page())
+
+    def action_first(self) -> None:
+        self._move_cursor(0)
+
+    def action_last(self) -> None:
+        self._move_cursor(len(self._rows) - 1)
+
+    def action_open(self) -> None:
+        row = self.selected_row
+        if row is not None:
+            self._post(self.RowOpened(row))
+
+    def action_sort(self, key: str) -> None:
+        # htop's P/M/T always mean "biggest first" (pressing again does not invert: I does).
+        self.set_sort(key, key not in ASCENDING_KEYS)
+
+    def action_invert_sort(self) -> None:
+        self.invert_sort()
+
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return
+        event.stop()
+        if offset.y == 0:
+            for column, x in self._layout:
+                if offset.x <= x + column.width:
+                    self.set_sort(column.key)
+                    return
+            return
+        index = self.scroll_offset.y + offset.y - 1
+        if index < len(self._rows):
+            self._move_cursor(index)
+            if event.chain >= 2:
+                self.action_open()
+
+    def _on_resize(self, event: events.Resize) -> None:
+        # A shorter window must not leave the selected row below its bottom edge.
+        self.call_after_refresh(self._scroll_to_cursor)
+
+    # drawing --------------------------------------------------------------------------------
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        # Theme, focus (the cursor's colour) or CSS changed: every cached strip is stale.
+        self._strips.clear()
+        self._header = None
+        self.refresh()
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        if width != self._width:
+            self._width = width
+            self._layout = layout(width)
+            self._strips.clear()
+            self._header = None
+        if y == 0:
+            if self._header is None:
+                self._header = self._header_strip()
+            return self._header
+        index = self.scroll_offset.y + y - 1
+        if index >= len(self._rows):
+            if index == 0 and self.filter_text:
+                style = self.rich_style + self.get_component_rich_style("process-table--empty")
+                text = literal(f"  no process matches {self.filter_text}")
+                empty = Strip(text.render(self.app.console)).apply_style(style)
+                return empty.adjust_cell_length(width, style)
+            return Strip.blank(width, self.rich_style)
+        key = (index, index == self._cursor)
+        strip = self._strips.get(key)
+        if strip is None:
+            strip = self._strips[key] = self._row_strip(index, key[1])
+        return strip
+
+    def _header_strip(self) -> Strip:
+        base = self.rich_style + self.get_component_rich_style("process-table--header")
+        sorted_style = base + self.get_component_rich_style("process-table--sorted")
+        arrow = "▼" if self.reverse else "▲"
+        segments: list[Segment] = []
+        for column, x in self._layout:
+            if x:
+                segments.append(Segment(" ", base))
+            label = column.label
+            if column.key == self.sort_key:
+                label += arrow
+            label = label.rjust(column.width) if column.right else label.ljust(column.width)
+            is_sorted = column.key == self.sort_key
+            segments.append(Segment(label[: column.width], sorted_style if is_sorted else base))
+        return Strip(segments).simplify().adjust_cell_length(self._width, base)
+
+    def _row_strip(self, index: int, cursor: bool) -> Strip:
+        row = self._rows[index]
+        base = self.rich_style
+        over = self.get_component_rich_style("process-table--cursor") if cursor else Style()
+        plain = base + over
+        segments: list[Segment] = []
+        for column, x in self._layout:
+            if x:
+                segments.append(Segment(" ", plain))
+            if column.key == "command":
+                segments.extend(self._command_segments(row, index, column.width, base, over))
+                continue
+            text, component = _CELLS[column.key](row), _cell_class(column.key, row)
+            text = text.rjust(column.width) if column.right else text.ljust(column.width)
+            style = base + self.get_component_rich_style(component) + over if component else plain
+            segments.append(Segment(text, style))
+        return Strip(segments).simplify().adjust_cell_length(self._width, plain)
+
+    def _command_segments(
+        self, row: ProcessRow, index: int, width: int, base: Style, over: Style
+    ) -> list[Segment]:
+        guide = self._guides[index] if self._guides else ""
+        guide = set_cell_size(guide, min(cell_len(guide), width))
+        # Kernel threads have no memory and no argv (the collector shows them as [comm]);
+        # not `ppid == 2`, which inside a container is an ordinary process.
+        kernel = row.rss == 0 and row.cmdline == f"[{row.name}]"
+        command = set_cell_size(neutralise(redact(row.cmdline)), width - cell_len(guide))
+        cmd_style = (
+            base + self.get_component_rich_style("process-table--kernel") if kernel else base
+        )
+        segments = [Segment(command, cmd_style + over)]
+        if guide:
+            tree_style = base + self.get_component_rich_style("process-table--tree") + over
+            segments.insert(0, Segment(guide, tree_style))
+        return segments
