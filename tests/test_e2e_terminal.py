@@ -23,10 +23,9 @@ HOSTILE = "[red]x[/red] \x1b[31mRED\x1b]0;pwned\x07"
 
 @pytest.fixture
 def target() -> Iterator[subprocess.Popen[bytes]]:
-    """A sleeping Python process whose argv carries markup and terminal escapes."""
-    proc = subprocess.Popen(
-        [sys.executable, "-c", "import time; time.sleep(120)", MARKER, HOSTILE]
-    )
+    """A sleeping process whose argv carries markup and terminal escapes (kept short, so
+    that all of it fits the COMMAND column)."""
+    proc = subprocess.Popen(["bash", "-c", 'exec -a "$0" sleep 120', f"{MARKER} {HOSTILE}"])
     time.sleep(0.2)
     yield proc
     proc.kill()
@@ -42,7 +41,7 @@ def home(tmp_path: Path) -> dict[str, str]:
 
 
 def _start(home: dict[str, str], *args: str) -> Terminal:
-    return Terminal([sys.executable, "-m", "perftop", *args], cols=120, rows=32, env=home)
+    return Terminal([sys.executable, "-m", "perftop", *args], cols=160, rows=32, env=home)
 
 
 def test_dashboard_shows_live_data_and_hostile_names_stay_literal(
@@ -51,11 +50,12 @@ def test_dashboard_shows_live_data_and_hostile_names_stay_literal(
     term = _start(home)
     try:
         assert term.wait_for(lambda s: "PID" in s and "COMMAND" in s, timeout=15), term.text()
-        assert term.wait_for(lambda s: "python -m perftop" in s or "perftop" in s, 10)
         term.type("/")
         term.type(MARKER)
         assert term.wait_for(lambda s: MARKER in s and str(target.pid) in s, 5), term.text()
-        line = next(line for line in term.screen.display if MARKER in line)
+        line = next(
+            line for line in term.screen.display if line.lstrip().startswith(str(target.pid))
+        )
         # The markup is shown as the characters it is made of, and the escape sequences
         # are inert: neither the colour change nor the window title reached the terminal.
         assert "[red]x[/red]" in line
