@@ -1,0 +1,623 @@
+"""The dashboard panes: CPU, memory, disk and network, drawn from the store.
+
+Every pane is a widget with `show(store)`: it reads the latest sample, the history and the
+status of its source and redraws itself; it never samples anything. A failing source shows
+its status message in place of the figures, a starting one shows nothing, and a figure the
+kernel does not provide (PSI before 4.20) shows "n/a", never 0.
+
+Each pane has `compact` (set by the app on small terminals) and sizes itself (`height:
+auto`); the rows each wants are in the class docstrings and in `wanted_height`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import textwrap
+from collections.abc import Callable, Sequence
+from typing import ClassVar, TypeVar
+
+from rich.style import Style
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.geometry import Size
+from textual.reactive import reactive
+from textual.widget import Widget
+from textual.widgets import Sparkline, Static
+
+from ..collectors.samples import (
+    CoreUsage,
+    CpuSample,
+    DiskRate,
+    DiskSample,
+    MemorySample,
+    NetSample,
+    NicRate,
+    Pressure,
+)
+from ..store import STARTING, SourceStatus, Store
+from .text import literal, neutralise
+from .units import fmt_bytes, fmt_count, fmt_ms, fmt_percent, fmt_rate
+
+HISTORY_POINTS = 300
+"""Points of `cpu.total` the sparkline shows: five minutes at the default 1 s delay."""
+MIN_BAR_WIDTH = 12
+"""Narrowest core bar column; below it the cores are drawn as one cell each."""
+NOT_AVAILABLE = "n/a"
+_LEVELS = " ▁▂▃▄▅▆▇█"
+
+Palette = Callable[[str], Style]
+T = TypeVar("T")
+
+
+# Pure drawing helpers -----------------------------------------------------------------------
+
+
+def meter(
+    label: str,
+    parts: Sequence[tuple[float, Style]],
+    text: str,
+    width: int,
+    label_style: Style | None = None,
+) -> Text:
+    """An htop meter, `label[|||||    text]`, exactly `width` cells wide.
+
+    `parts` are (percent, style) stacked left to right; `text` is right-aligned inside the
+    brackets and drawn over the end of the bar, as htop does.
+    """
+    inner = max(0, width - len(label) - 2)
+    cells: list[tuple[str, Style]] = [(" ", Style())] * inner
+    edge, total = 0, 0.0
+    for percent, style in parts:
+        total += max(0.0, percent)
+        end = min(inner, round(total / 100 * inner))
+        cells[edge:end] = [("|", style)] * max(0, end - edge)
+        edge = max(edge, end)
+    text = text[-inner:] if inner else ""
+    cells[inner - len(text) :] = [(char, Style()) for char in text]
+    label_style = label_style or Style()
+    line = Text(label[:width], style=label_style, no_wrap=True, end="")
+    if width >= len(label) + 2:
+        line.append("[", label_style)
+        for style, run in itertools.groupby(cells, key=lambda cell: cell[1]):
+            line.append("".join(char for char, _ in run), style)
+        line.append("]", label_style)
+    return line
+
+
+def core_layout(ncores: int, width: int, compact: bool) -> tuple[bool, int]:
+    """(bars?, per_row): htop bars in `per_row` columns, or one cell per core if not bars.
+
+    Bars: 1 column up to 4 cores, 2 up to 32, 4 beyond; compact mode pairs up to 4 cores on
+    a line and draws more as one cell each so that even 64 cores take two or three rows.
+    """
+    columns = (
+        (2 if ncores <= 4 else 0) if compact else 1 if ncores <= 4 else 2 if ncores <= 32 else 4
+    )
+    if columns and (width - columns + 1) // columns >= MIN_BAR_WIDTH:
+        return True, columns
+    digits = len(str(max(0, ncores - 1)))
+    return False, max(1, width - digits - 1)
+
+
+def core_rows(ncores: int, width: int, compact: bool) -> int:
+    """Rows the core bars take for `ncores` cores in `width` cells."""
+    _, per_row = core_layout(ncores, width, compact)
+    return math.ceil(ncores / per_row) if ncores else 0
+
+
+def draw_cores(cores: Sequence[CoreUsage], width: int, compact: bool, palette: Palette) -> Text:
+    """The per-core bars (or cells) as lines of text `width` cells wide."""
+    if not cores or width <= 0:
+        return Text("", end="")
+    bars, per_row = core_layout(len(cores), width, compact)
+    digits = len(str(len(cores) - 1))
+    label = palette("label")
+    lines: list[Text] = []
+    if bars:
+        rows = math.ceil(len(cores) / per_row)
+        column_width = (width - per_row + 1) // per_row
+        for row in range(rows):
+            line = Text(no_wrap=True, end="")
+            # Column-major like htop: the left column holds the first half of the cores.
+            for index in range(row, len(cores), rows):
+                core = cores[index]
+                if index >= rows:
+                    line.append(" ")
+                parts = [
+                    (core.user, palette("user")),
+                    (core.system, palette("system")),
+                    (core.steal, palette("steal")),
+                    (core.iowait, palette("iowait")),
+                ]
+                text = fmt_percent(core.busy)
+                line.append_text(meter(f"{index:>{digits}}", parts, text, column_width, label))
+            lines.append(line)
+    else:
+        for start in range(0, len(cores), per_row):
+            line = Text(f"{start:>{digits}} ", style=label, no_wrap=True, end="")
+            for core in cores[start : start + per_row]:
+                level = _LEVELS[min(8, max(0, round(core.busy / 100 * 8)))]
+                kind = max(
+                    ("user", core.user), ("system", core.system), ("steal", core.steal),
+                    key=lambda pair: pair[1],
+                )[0]  # fmt: skip
+                line.append(level if level != " " else "·", palette(kind))
+            lines.append(line)
+    return Text("\n", no_wrap=True, end="").join(lines)
+
+
+def fields(pairs: Sequence[tuple[str, str]], label_style: Style, gap: str = "  ") -> Text:
+    """`label value  label value …` on one line; an empty value shows as n/a."""
+    line = Text(no_wrap=True, overflow="crop", end="")
+    for i, (label, value) in enumerate(pairs):
+        if i:
+            line.append(gap)
+        if label:
+            line.append(f"{label} ", label_style)
+        line.append(value or NOT_AVAILABLE)
+    return line
+
+
+def psi(pressure: Pressure | None, full: bool) -> str:
+    """PSI avg10 as "some 0.50% full 0.10%" (or some avg10 avg60), n/a when absent."""
+    if pressure is None:
+        return NOT_AVAILABLE
+    if full:
+        return f"some {fmt_percent(pressure.some_avg10, 2)} full " + (
+            fmt_percent(pressure.full_avg10, 2) or NOT_AVAILABLE
+        )
+    return f"{fmt_percent(pressure.some_avg10, 2)} {fmt_percent(pressure.some_avg60, 2)}"
+
+
+def top(items: Sequence[T], limit: int, activity: Callable[[T], float]) -> list[T]:
+    """The `limit` busiest items, kept in their original (the collector's) order."""
+    if len(items) <= limit:
+        return list(items)
+    ranked = sorted(range(len(items)), key=lambda i: (-activity(items[i]), i))[:limit]
+    return [items[i] for i in sorted(ranked)]
+
+
+Column = tuple[str, int, int]  # header, width (gap included), priority (1 shows first)
+
+
+def fit(columns: Sequence[Column], width: int) -> list[int]:
+    """Indexes of the columns that fit in `width`, most important first, in display order."""
+    chosen: list[int] = []
+    used = 0
+    for index in sorted(range(len(columns)), key=lambda i: columns[i][2]):
+        if used + columns[index][1] <= width:
+            chosen.append(index)
+            used += columns[index][1]
+    return sorted(chosen)
+
+
+def table(
+    title: str,
+    columns: Sequence[Column],
+    rows: Sequence[tuple[str, Sequence[tuple[str, Style]]]],
+    width: int,
+    header_style: Style,
+) -> list[Text]:
+    """A fixed-width text table: a name column, then the value columns that fit."""
+    name_width = min(12, max([len(title), 4, *(len(literal(name).plain) for name, _ in rows)]))
+    shown = fit(columns, width - name_width)
+    header = Text(title.ljust(name_width), style=header_style, no_wrap=True, end="")
+    for index in shown:
+        header.append(columns[index][0].rjust(columns[index][1]), header_style)
+    lines = [header]
+    for name, values in rows:
+        line = literal(name)
+        line.truncate(name_width, overflow="ellipsis", pad=True)
+        for index in shown:
+            value, style = values[index]
+            line.append(value.rjust(columns[index][1]), style)
+        lines.append(line)
+    return lines
+
+
+# Widgets ------------------------------------------------------------------------------------
+
+
+class Pane(Widget):
+    """What every dashboard pane shares: its source's status, `compact`, the palette."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "pane--label", "pane--error", "pane--warning", "pane--user", "pane--system",
+        "pane--iowait", "pane--steal", "pane--buffers", "pane--cache", "pane--swap",
+    }  # fmt: skip
+    DEFAULT_CSS = """
+    Pane {
+        width: 1fr;
+        height: auto;
+        border: round $panel;
+        border-title-color: $foreground-muted;
+        border-subtitle-color: $foreground-muted;
+        padding: 0 1;
+    }
+    Pane.-compact { border: none; padding: 0; }
+    TextPane { text-wrap: nowrap; text-overflow: clip; }
+    Pane > .pane--label { color: $foreground-muted; }
+    Pane > .pane--error { color: $error; text-style: bold; }
+    Pane > .pane--warning { color: $warning; }
+    Pane > .pane--user { color: $success; }
+    Pane > .pane--system { color: $error; }
+    Pane > .pane--iowait { color: $foreground-muted; }
+    Pane > .pane--steal { color: $accent; }
+    Pane > .pane--buffers { color: $primary; }
+    Pane > .pane--cache { color: $warning; }
+    Pane > .pane--swap { color: $error; }
+    """
+
+    source: ClassVar[str] = ""
+    compact: reactive[bool] = reactive(False)
+    """Fewer rows for small terminals; the app sets it."""
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.status: SourceStatus = STARTING
+        """The source's status at the last `show`."""
+
+    def palette(self, name: str) -> Style:
+        """The Rich style of a theme-coloured part (user, system, label, error…)."""
+        return self.get_component_rich_style(f"pane--{name}", partial=True)
+
+    def message(self, width: int = 0) -> Text:
+        """What stands in for the figures when the source is not ok: its message, or blank.
+
+        With a `width`, the message is wrapped to it (panes draw without soft wrapping).
+        """
+        if self.status.state != "failing":
+            return Text("", end="")
+        text = f"{self.source}: {self.status.message or 'failing'}"
+        if self.status.retry_in is not None:
+            text += f" (retrying in {self.status.retry_in:.0f}s)"
+        text = neutralise(text)
+        lines = textwrap.wrap(text, width, break_on_hyphens=False) if width > 0 else [text]
+        return Text("\n".join(lines), style=self.palette("error"), end="")
+
+    def watch_compact(self, compact: bool) -> None:
+        self.set_class(compact, "-compact")
+        self.refresh(layout=True)
+
+    @property
+    def wanted_height(self) -> int:
+        """Rows this pane takes with its current data, border included."""
+        width = max(1, self.content_size.width or (self.size.width or 80) - 4)
+        border = 0 if self.compact else 2
+        return border + self.get_content_height(Size(width, 0), Size(width, 0), width)
+
+
+class TextPane(Pane):
+    """A pane drawn as lines of text by `lines(width)`; the figures come from `sample`."""
+
+    def lines(self, width: int) -> list[Text]:
+        raise NotImplementedError
+
+    def _lines(self, width: int) -> list[Text]:
+        if self.status.state != "ok":
+            return list(self.message(width).split("\n"))
+        return self.lines(width)
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return len(self._lines(width))
+
+    def render(self) -> Text:
+        lines = self._lines(self.content_size.width)
+        return Text("\n", no_wrap=True, end="").join(lines)
+
+    def redraw(self) -> None:
+        """Draw the current sample (or status) again, resizing if the row count changed."""
+        self.refresh(layout=True)
+
+
+class CoreBars(Widget):
+    """The per-core bars of a `CpuPane`; as many rows as `core_rows` says for its width."""
+
+    DEFAULT_CSS = "CoreBars { height: auto; }"
+
+    def __init__(self, palette: Palette, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.cores: tuple[CoreUsage, ...] = ()
+        self.compact = False
+        self._palette = palette
+
+    def update_cores(self, cores: tuple[CoreUsage, ...], compact: bool) -> None:
+        """Draw these cores (an empty tuple draws nothing)."""
+        self.cores, self.compact = cores, compact
+        self.refresh(layout=True)
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return core_rows(len(self.cores), width, self.compact)
+
+    def render(self) -> Text:
+        return draw_cores(self.cores, self.content_size.width, self.compact, self._palette)
+
+
+class CpuPane(Pane):
+    """Per-core bars (user / system / steal / iowait), total history, load, PSI.
+
+    Height, border included, for N cores at content width W (cores per bar row: 1 up to 4
+    cores, 2 up to 32, 4 beyond, falling back to one cell per core below 12 cells a bar):
+    normal `2 + core_rows(N, W) + 1 (history) + 2 (figures)`, e.g. 7 rows for 2 cores,
+    9 for 8, 21 for 64; compact (no border, no history) `core_rows(N, W, True) + 1`, e.g.
+    2 rows for 2 cores, 3 for 4, 3 for 64 cores at W=40. A failing source: its message.
+    """
+
+    DEFAULT_CSS = """
+    CpuPane #cpu-history-row { height: 1; }
+    CpuPane.-compact #cpu-history-row { display: none; }
+    CpuPane #cpu-history { width: 1fr; }
+    CpuPane #cpu-history-label { width: auto; color: $foreground-muted; padding-left: 1; }
+    CpuPane #cpu-figures { height: auto; text-wrap: nowrap; text-overflow: clip; }
+    CpuPane.-message #cpu-figures { text-wrap: wrap; }
+    """
+    BORDER_TITLE = "CPU"
+    BORDER_SUBTITLE = (
+        "[$success]usr[/] [$error]sys[/] [$accent]steal[/] [$foreground-muted]iowait[/]"
+    )
+    source = "cpu"
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.sample: CpuSample | None = None
+        """The sample on screen (None while starting or failing)."""
+        self.history: tuple[float, ...] = ()
+        """The `cpu.total` points the sparkline shows."""
+        self._composed = False  # `is_mounted` is still False inside on_mount
+
+    def compose(self) -> ComposeResult:
+        yield CoreBars(self.palette, id="cpu-cores")
+        with Horizontal(id="cpu-history-row"):
+            yield Sparkline((), id="cpu-history")
+            yield Static("", id="cpu-history-label")
+        yield Static("", id="cpu-figures")
+
+    def show(self, store: Store) -> None:
+        """Read the latest `cpu` sample, `cpu.total` history and status; redraw."""
+        self.status = store.status(self.source)
+        ok = self.status.state == "ok"
+        self.sample = store.latest(self.source, CpuSample) if ok else None
+        self.history = store.history("cpu.total")[-HISTORY_POINTS:] if ok else ()
+        self.redraw()
+
+    def watch_compact(self, compact: bool) -> None:
+        super().watch_compact(compact)
+        self.redraw()
+
+    def figures(self) -> Text:
+        """Average, load, context switches, interrupts and PSI (or the status message)."""
+        sample = self.sample
+        if sample is None:
+            return self.message()
+        label = self.palette("label")
+        load = " ".join(f"{value:.2f}" for value in sample.load)
+        first = [("avg", fmt_percent(sample.total.busy)), ("load", load)]
+        second = [
+            ("ctx", f"{fmt_count(sample.ctx_switches_per_s)}/s"),
+            ("intr", f"{fmt_count(sample.interrupts_per_s)}/s"),
+        ]
+        if self.compact:
+            return fields([*first, *second, ("PSI", psi(sample.pressure, False))], label, " ")
+        pressure = sample.pressure
+        second.append(
+            ("PSI", NOT_AVAILABLE)
+            if pressure is None
+            else ("PSI 10s", f"{fmt_percent(pressure.some_avg10, 2)}  60s "
+                  f"{fmt_percent(pressure.some_avg60, 2)}")
+        )  # fmt: skip
+        return Text("\n", end="").join([fields(first, label), fields(second, label)])
+
+    def redraw(self) -> None:
+        """Push the current sample into the child widgets."""
+        if not self._composed:
+            return
+        self.set_class(self.sample is None, "-message")
+        cores = self.sample.cores if self.sample is not None else ()
+        self.query_one(CoreBars).update_cores(cores, self.compact)
+        # Sparkline compares `data` by value: give it a fresh tuple, never a list that is
+        # mutated in place (which it would not notice).
+        sparkline = self.query_one("#cpu-history", Sparkline)
+        sparkline.data = tuple(self.history)
+        sparkline.visible = bool(self.history)  # an empty Sparkline draws a baseline
+        peak = f"max {fmt_percent(max(self.history), 0)}" if self.history else ""
+        self.query_one("#cpu-history-label", Static).update(Text(peak))
+        self.query_one("#cpu-figures", Static).update(self.figures())
+
+    def on_mount(self) -> None:
+        self._composed = True
+        self.redraw()
+
+    @property
+    def wanted_height(self) -> int:
+        """Rows this pane takes with its current data, border included."""
+        width = max(1, self.content_size.width or (self.size.width or 80) - 4)
+        cores = len(self.sample.cores) if self.sample is not None else 0
+        rows = core_rows(cores, width, self.compact)
+        return rows + 1 if self.compact else 2 + rows + 1 + 2
+
+
+class MemoryPane(TextPane):
+    """Mem bar (used / buffers / cache), Swap bar, available, major faults, memory PSI.
+
+    Height, border included: normal 6 rows (two bars, then available and faults, then PSI),
+    compact 3 (no border; the figures on one line). A failing source: its message.
+    """
+
+    BORDER_TITLE = "Memory"
+    BORDER_SUBTITLE = "[$success]used[/] [$primary]buffers[/] [$warning]cache[/]"
+    source = "memory"
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.sample: MemorySample | None = None
+        """The sample on screen (None while starting or failing)."""
+
+    def show(self, store: Store) -> None:
+        """Read the latest `memory` sample and status; redraw."""
+        self.status = store.status(self.source)
+        ok = self.status.state == "ok"
+        self.sample = store.latest(self.source, MemorySample) if ok else None
+        self.redraw()
+
+    def lines(self, width: int) -> list[Text]:
+        sample = self.sample
+        if sample is None:
+            return [Text("", end="")]
+        label = self.palette("label")
+        total = sample.total or 1
+        mem = meter(
+            "Mem",
+            [
+                (sample.used / total * 100, self.palette("user")),
+                (sample.buffers / total * 100, self.palette("buffers")),
+                (sample.cached / total * 100, self.palette("cache")),
+            ],
+            f"{fmt_bytes(sample.used)}/{fmt_bytes(sample.total)}",
+            width,
+            label,
+        )
+        swap_share = sample.swap_used / sample.swap_total * 100 if sample.swap_total else 0.0
+        swap_text = (
+            f"{fmt_bytes(sample.swap_used)}/{fmt_bytes(sample.swap_total)}"
+            if sample.swap_total
+            else "off"
+        )
+        swap = meter("Swp", [(swap_share, self.palette("swap"))], swap_text, width, label)
+        figures = [
+            ("avail", fmt_bytes(sample.available)),
+            ("majflt", f"{fmt_count(sample.major_faults_per_s)}/s"),
+        ]
+        pressure = ("PSI", psi(sample.pressure, True))
+        if self.compact:
+            return [mem, swap, fields([*figures, pressure], label, " ")]
+        return [mem, swap, fields(figures, label), fields([pressure], label)]
+
+
+DISK_COLUMNS: tuple[Column, ...] = (
+    ("read/s", 8, 1), ("write/s", 8, 2), ("rIOPS", 6, 5), ("wIOPS", 6, 6),
+    ("util", 5, 3), ("await", 7, 4),
+)  # fmt: skip
+NET_COLUMNS: tuple[Column, ...] = (
+    ("rx/s", 8, 1), ("tx/s", 8, 2), ("rxpk/s", 7, 5), ("txpk/s", 7, 6),
+    ("errs", 6, 3), ("drops", 6, 4),
+)  # fmt: skip
+
+
+class DiskPane(TextPane):
+    """Per-device read/write rates, IOPS, utilisation and await; the I/O PSI line.
+
+    Height, border included, for N devices: normal `2 + 1 (header) + min(N, max_rows) + 1
+    (PSI)` (7 rows for 3 devices), compact `1 + min(N, 2) + 1` (4 rows with 2 or more
+    devices): the busiest devices are kept, in the collector's order. Value columns that do
+    not fit the width are dropped, least important (IOPS) first.
+    """
+
+    BORDER_TITLE = "Disk I/O"
+    source = "disk"
+    max_rows = 8
+    """Devices shown in normal mode; the busiest ones when there are more."""
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.sample: DiskSample | None = None
+        """The sample on screen (None while starting or failing)."""
+
+    def show(self, store: Store) -> None:
+        """Read the latest `disk` sample and status; redraw."""
+        self.status = store.status(self.source)
+        ok = self.status.state == "ok"
+        self.sample = store.latest(self.source, DiskSample) if ok else None
+        self.redraw()
+
+    def devices(self) -> list[DiskRate]:
+        """The devices on screen: the busiest `max_rows` (2 when compact)."""
+        if self.sample is None:
+            return []
+        limit = 2 if self.compact else self.max_rows
+        return top(self.sample.devices, limit, lambda d: d.read_bytes_per_s + d.write_bytes_per_s)
+
+    def lines(self, width: int) -> list[Text]:
+        if self.sample is None:
+            return [Text("", end="")]
+        plain, warn = Style(), self.palette("warning")
+        rows = [
+            (
+                d.name,
+                [
+                    (fmt_rate(d.read_bytes_per_s), plain),
+                    (fmt_rate(d.write_bytes_per_s), plain),
+                    (fmt_count(d.read_iops), plain),
+                    (fmt_count(d.write_iops), plain),
+                    (fmt_percent(d.util_percent, 0), warn if d.util_percent >= 80 else plain),
+                    (fmt_ms(d.await_ms), plain),
+                ],
+            )
+            for d in self.devices()
+        ]
+        title = "Disk" if self.compact else "device"
+        lines = table(title, DISK_COLUMNS, rows, width, self.palette("label"))
+        if not rows:
+            lines.append(Text("no block devices", style=self.palette("label"), end=""))
+        lines.append(fields([("PSI io", psi(self.sample.pressure, True))], self.palette("label")))
+        return lines
+
+
+class NetPane(TextPane):
+    """Per-interface rx/tx bytes and packets per second, error and drop totals.
+
+    Errors and drops are totals since boot, highlighted while they are rising (a non-zero
+    rate). Height, border included, for N interfaces: normal `2 + 1 (header) + min(N,
+    max_rows)` (5 rows for 2 interfaces), compact `1 + min(N, 2)` (3 rows): the busiest
+    interfaces are kept, in the collector's order.
+    """
+
+    BORDER_TITLE = "Network"
+    source = "net"
+    max_rows = 8
+    """Interfaces shown in normal mode; the busiest ones when there are more."""
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.sample: NetSample | None = None
+        """The sample on screen (None while starting or failing)."""
+
+    def show(self, store: Store) -> None:
+        """Read the latest `net` sample and status; redraw."""
+        self.status = store.status(self.source)
+        ok = self.status.state == "ok"
+        self.sample = store.latest(self.source, NetSample) if ok else None
+        self.redraw()
+
+    def interfaces(self) -> list[NicRate]:
+        """The interfaces on screen: the busiest `max_rows` (2 when compact)."""
+        if self.sample is None:
+            return []
+        limit = 2 if self.compact else self.max_rows
+        return top(self.sample.nics, limit, lambda n: n.rx_bytes_per_s + n.tx_bytes_per_s)
+
+    def lines(self, width: int) -> list[Text]:
+        if self.sample is None:
+            return [Text("", end="")]
+        plain, error, warn = Style(), self.palette("error"), self.palette("warning")
+        rows = []
+        for n in self.interfaces():
+            errors = n.rx_errors_total + n.tx_errors_total
+            drops = n.rx_drops_total + n.tx_drops_total
+            rising_errors = n.rx_errors_per_s + n.tx_errors_per_s > 0
+            rising_drops = n.rx_drops_per_s + n.tx_drops_per_s > 0
+            values = [
+                (fmt_rate(n.rx_bytes_per_s), plain),
+                (fmt_rate(n.tx_bytes_per_s), plain),
+                (fmt_count(n.rx_packets_per_s), plain),
+                (fmt_count(n.tx_packets_per_s), plain),
+                (fmt_count(errors), error if rising_errors else plain),
+                (fmt_count(drops), warn if rising_drops else plain),
+            ]
+            rows.append((n.name, values))
+        title = "Net" if self.compact else "iface"
+        lines = table(title, NET_COLUMNS, rows, width, self.palette("label"))
+        if not rows:
+            lines.append(Text("no interfaces", style=self.palette("label"), end=""))
+        return lines

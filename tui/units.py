@@ -1,0 +1,85 @@
+"""Numbers as people read them: short, fixed-width-ish, and blank when unknown.
+
+Pure functions with no Textual import, so the app, the panes, the headless report and the
+tests share one way of writing a byte count or a rate. `None` (a value that could not be
+read) always becomes the empty string, never "0".
+"""
+
+from __future__ import annotations
+
+_BINARY = ("K", "M", "G", "T", "P", "E")
+_DECIMAL = ("k", "M", "G", "T", "P", "E")
+
+
+def _scaled(value: float, base: float, units: tuple[str, ...], small: str) -> str:
+    """`value` in the largest unit that keeps it under 1000, with 2-3 significant digits."""
+    if value != value:  # NaN: treat like an unreadable value rather than print "nan"
+        return ""
+    sign = "-" if value < 0 else ""
+    value = abs(value)
+    if value < 1000 and not (base == 1024 and value >= base):
+        return f"{sign}{value:.0f}{small}"
+    unit = units[-1]
+    for candidate in units:
+        value /= base
+        # 999.6 would print as "1000"; step up a unit instead of printing 4 digits.
+        if round(value, 1 if value < 10 else 0) < 1000:
+            unit = candidate
+            break
+    text = f"{value:.1f}" if value < 9.95 else f"{value:.0f}"
+    return f"{sign}{text}{unit}"
+
+
+def fmt_bytes(n: float | None) -> str:
+    """A byte count in binary units: 512B, 1.5K, 38M, 15G. None gives ""."""
+    if n is None:
+        return ""
+    return _scaled(float(n), 1024, _BINARY, "B")
+
+
+def fmt_rate(n: float | None) -> str:
+    """Bytes per second: 0B/s, 1.5K/s, 120M/s. None gives ""."""
+    text = fmt_bytes(n)
+    return f"{text}/s" if text else ""
+
+
+def fmt_count(n: float | None) -> str:
+    """A count or a per-second count in SI units: 7, 950, 1.2k, 35k, 4.1M. None gives ""."""
+    if n is None:
+        return ""
+    return _scaled(float(n), 1000, _DECIMAL, "")
+
+
+def fmt_percent(p: float | None, digits: int = 1) -> str:
+    """A percentage with `digits` decimals: 37.5%. None gives ""."""
+    if p is None or p != p:
+        return ""
+    return f"{p:.{digits}f}%"
+
+
+def fmt_ms(ms: float | None) -> str:
+    """Milliseconds: 0.4ms, 12ms, 1.3s. None gives ""."""
+    if ms is None or ms != ms:
+        return ""
+    if ms < 10:
+        return f"{ms:.1f}ms"
+    if ms < 1000:
+        return f"{ms:.0f}ms"
+    return f"{ms / 1000:.1f}s"
+
+
+def fmt_duration(seconds: float | None) -> str:
+    """A span of time, coarsest two units: 45s, 3m20s, 2h05m, 4d03h. None gives ""."""
+    if seconds is None or seconds != seconds or seconds < 0:
+        return ""
+    total = int(seconds)
+    if total < 60:
+        return f"{total}s"
+    minutes, secs = divmod(total, 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s" if secs else f"{minutes}m"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours}h{minutes:02d}m"
+    days, hours = divmod(hours, 24)
+    return f"{days}d{hours:02d}h"
