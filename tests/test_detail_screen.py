@@ -94,10 +94,11 @@ class Host(App[None]):
     def __init__(self, store: Store | None = None) -> None:
         super().__init__()
         self.store = store
+        self.closed: list[object] = []
 
     def on_mount(self) -> None:
         screen = ProcessDetailScreen(ROW, delay=2.0)
-        self.push_screen(screen)
+        self.push_screen(screen, self.closed.append)
         if self.store is not None:
             screen.show(self.store)
 
@@ -268,6 +269,8 @@ async def test_escape_and_backspace_go_back(key: str) -> None:
         await pilot.pause()
         assert not isinstance(app.screen, ProcessDetailScreen)
         assert len(app.screen_stack) == 1
+        # The opener's callback ran (the app stops the detail collector there).
+        assert app.closed == [None]
 
 
 def test_back_bindings_have_ids() -> None:

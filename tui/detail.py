@@ -161,7 +161,9 @@ class ProcessDetailScreen(Screen[None]):
 
     def action_back(self) -> None:
         """Back to the dashboard."""
-        self.app.pop_screen()
+        # dismiss, not app.pop_screen: pop_screen drops the push_screen callback unrun, and
+        # the app's callback is what stops this process's detail collector.
+        self.dismiss()
 
     def show(self, store: Store) -> None:
         """Read this pid's latest detail, its CPU and RSS history and the status; redraw."""
