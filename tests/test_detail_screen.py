@@ -212,6 +212,21 @@ async def test_threads_sorted_by_cpu_with_literal_names_and_diffed() -> None:
 
 
 @run
+async def test_denied_cmdline_cpu_and_memory_say_why_instead_of_zero() -> None:
+    detail = dataclasses.replace(
+        DETAIL, cmdline=(), cpu_percent=0.0, rss=0, vms=0, denied=("cmdline", "cpu", "memory")
+    )
+    app = Host(filled(detail))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        assert static_text(screen, "#detail-cmdline") == DENIED
+        assert static_text(screen, "#detail-cpu-label").startswith(f"CPU {DENIED}")
+        assert static_text(screen, "#detail-rss-label").startswith(f"RSS {DENIED}")
+        assert "0.0%" not in static_text(screen, "#detail-cpu-label")
+
+
+@run
 async def test_denied_threads_and_limits_say_why() -> None:
     detail = dataclasses.replace(DETAIL, threads=None, limits=None, denied=("threads", "limits"))
     app = Host(filled(detail))

@@ -191,7 +191,10 @@ class ProcessDetailScreen(Screen[None]):
         name = self.detail.name if self.detail is not None else self.row.name
         cmdline.border_title = literal(f"PID {self.row.pid} {name}")
         args = self.detail.cmdline if self.detail is not None else self.row.cmdline
-        cmdline.update(command_line(args or f"[{name}]"))
+        if is_denied(self.detail, "cmdline"):
+            cmdline.update(Text(DENIED, style="italic"))
+        else:
+            cmdline.update(command_line(args or f"[{name}]"))
         self.query_one("#detail-facts", Static).update(self._facts())
         self._draw_usage()
         self._draw_threads()
@@ -242,14 +245,17 @@ class ProcessDetailScreen(Screen[None]):
     def _draw_usage(self) -> None:
         cpu = self.detail.cpu_percent if self.detail is not None else self.row.cpu_percent
         rss = self.detail.rss if self.detail is not None else self.row.rss
-        cpu_label = Text.assemble(("CPU ", "bold"), fmt_percent(cpu))
+        # psutil's AccessDenied leaves 0 in these; say so rather than show a false 0.
+        cpu_text = DENIED if is_denied(self.detail, "cpu") else fmt_percent(cpu)
+        cpu_label = Text.assemble(("CPU ", "bold"), cpu_text)
         if self.cpu_history:
             cpu_label.append(
                 f"  max {fmt_percent(max(self.cpu_history))}  {self._span(len(self.cpu_history))}",
                 "dim",
             )
-        rss_label = Text.assemble(("RSS ", "bold"), fmt_bytes(rss))
-        if self.detail is not None:
+        memory_denied = is_denied(self.detail, "memory")
+        rss_label = Text.assemble(("RSS ", "bold"), DENIED if memory_denied else fmt_bytes(rss))
+        if self.detail is not None and not memory_denied:
             rss_label.append(f"  virt {fmt_bytes(self.detail.vms)}", "dim")
         if self.rss_history:
             rss_label.append(
