@@ -25,12 +25,13 @@ from .samples import ProcessRow, ProcessSample
 
 # Files under /proc are generated on read; one page holds any stat line or io block.
 _READ_SIZE = 4096
-# How long a cached command line / user is trusted. A process can change both without
-# changing identity (setproctitle, a daemon dropping privileges after fork), so they are
-# re-read now and then; spread over the processes this costs a few reads per tick.
+# How long a cached command line is trusted. A process can change it without an exec
+# (setproctitle: PostgreSQL backends, nginx workers), so it is re-read every 10-20 s;
+# spread over the processes this costs a few reads per tick. The user is re-read only on
+# exec (a comm change): a uid change without exec (a privilege drop) is not followed.
 STATIC_TTL = 10.0
 # Longest time between two reads of /proc/PID/io for a process that used no CPU meanwhile.
-IO_MAX_AGE = 5.0
+IO_MAX_AGE = 10.0
 
 
 def read_bytes(path: str) -> bytes:
@@ -62,6 +63,7 @@ class StatFields(NamedTuple):
     threads: int
     start_ticks: int  # since boot, in clock ticks
     rss_pages: int
+    majflt: int  # major page faults: reads from disk through mappings
 
 
 def parse_stat(data: bytes) -> StatFields:
@@ -91,6 +93,7 @@ def parse_stat(data: bytes) -> StatFields:
         int(f[17]),
         int(f[19]),
         int(f[21]),
+        int(f[9]),
     )
 
 
@@ -146,6 +149,10 @@ class _Known:
     __slots__ = (
         "start_ticks",
         "ticks",
+        "majflt",
+        "raw",
+        "row",
+        "quiet",
         "io",
         "io_at",
         "io_due",
@@ -156,9 +163,13 @@ class _Known:
         "due",
     )
 
-    def __init__(self, start_ticks: int, ticks: int) -> None:
+    def __init__(self, start_ticks: int, ticks: int, majflt: int) -> None:
         self.start_ticks = start_ticks
         self.ticks = ticks
+        self.majflt = majflt
+        self.raw = b""  # the stat line the row was built from
+        self.row: ProcessRow | None = None  # the last row built
+        self.quiet = False  # that row showed no CPU and no I/O
         self.io: tuple[int, int] | None = None
         self.io_at = 0.0  # monotonic time io was last read
         self.io_due = 0.0  # read io again at this time even if no CPU was used
@@ -179,10 +190,10 @@ class ProcessCollector:
 
     Reading /proc/PID/io costs about as much as reading /proc/PID/stat (the kernel builds
     both on each read), so it would nearly double the scan. It is read on every tick only
-    for processes that used CPU time since the last tick (issuing I/O takes CPU: a system
-    call, a page fault, a copy) and at least every `io_max_age` seconds for the others;
-    their rate over that longer span shows when it is read, and 0 in between. On an idle
-    box that skips most io reads. `io_max_age=0` reads it for every process every tick.
+    for processes that look busy - CPU ticks or major faults went up, or state D - (issuing
+    I/O takes a system call, a copy or a fault) and at least every `io_max_age` seconds for
+    the others; their rate over that longer span shows when it is read, 0 in between. On an
+    idle box that skips most io reads. `io_max_age=0` reads every process's io every tick.
     """
 
     source = "processes"
@@ -204,6 +215,7 @@ class ProcessCollector:
         self._known: dict[int, _Known] = {}
         self._users: dict[int, str] = {}
         self._time: float | None = None
+        self._mem_scale = 0.0
         self.collect()
 
     def collect(self) -> ProcessSample:
@@ -217,6 +229,10 @@ class ProcessCollector:
         io_max_age = self.io_max_age
         total = mem_total(proc)
         mem_scale = 100.0 / total if total > 0 else 0.0
+        # A row can be reused only while mem % means the same thing (MemTotal can change).
+        reuse = mem_scale == self._mem_scale
+        self._mem_scale = mem_scale
+        clk_tck = self.clk_tck
         known = self._known
         fresh: dict[int, _Known] = {}
         rows: list[ProcessRow] = []
@@ -227,27 +243,52 @@ class ProcessCollector:
             pid = int(entry)
             base = f"{proc}/{entry}/"
             try:
-                st = parse_stat(read_bytes(base + "stat"))
+                data = read_bytes(base + "stat")
                 old = known.get(pid)
+                if (
+                    old is not None
+                    and old.row is not None
+                    and old.quiet
+                    and reuse
+                    and data == old.raw
+                    and now < old.due
+                    and (old.io_denied or now < old.io_due)
+                ):
+                    # Most processes sleep: when the stat line has not changed by a byte and
+                    # the last row showed no activity, that row is still right. This skips
+                    # the parse and the row build for them (and hands the table an identical
+                    # object, which it can skip too).
+                    fresh[pid] = old
+                    rows.append(old.row)
+                    if old.row.state == "R":
+                        running += 1
+                    threads += old.row.threads
+                    continue
+                st = parse_stat(data)
                 if old is not None and old.start_ticks != st.start_ticks:
                     old = None  # the pid was reused: nothing of the old process carries over
                 if old is None:
-                    cur = _Known(st.start_ticks, st.ticks)
+                    cur = _Known(st.start_ticks, st.ticks, st.majflt)
                     cpu = 0.0
-                    cpu_used = True
+                    busy = True
                 else:
                     cur = old
                     cpu = (st.ticks - old.ticks) * cpu_scale if st.ticks >= old.ticks else 0.0
-                    cpu_used = st.ticks != old.ticks
+                    # Issuing I/O takes CPU time (a system call, a copy) or a major fault,
+                    # or leaves the process waiting in D state.
+                    busy = st.ticks != old.ticks or st.majflt != old.majflt or st.state == "D"
                     cur.ticks = st.ticks
-                if cur.comm != st.comm or now >= cur.due:
-                    # comm changes on exec, and an exec changes the command line too.
-                    self._read_static(base, pid, cur, st.comm, now)
+                    cur.majflt = st.majflt
+                if cur.comm != st.comm:
+                    # comm changes on exec, and so do the command line and maybe the user.
+                    self._read_static(base, pid, cur, st.comm, now, user=True)
+                elif now >= cur.due:
+                    self._read_static(base, pid, cur, st.comm, now, user=False)
                 read_rate: float | None = None
                 write_rate: float | None = None
                 if cur.io_denied:
                     pass
-                elif cpu_used or now >= cur.io_due:
+                elif busy or now >= cur.io_due:
                     try:
                         io = parse_io(read_bytes(base + "io"))
                     except PermissionError:
@@ -268,36 +309,38 @@ class ProcessCollector:
                         # Staggered by pid so idle processes are not all re-read at once.
                         cur.io_due = now + io_max_age * (0.5 + (pid % 32) / 64)
                 else:
-                    # No CPU time used this tick: taken as no I/O issued (see __init__).
+                    # Not busy this tick: taken as no I/O issued (see the class docstring).
                     read_rate = write_rate = 0.0
             except (FileNotFoundError, ProcessLookupError):
                 continue  # it ended between listdir and here
             except ValueError:
                 continue  # a stat line cut short by an exit mid-read
-            fresh[pid] = cur
             rss = st.rss_pages * page_size
             if st.state == "R":
                 running += 1
             threads += st.threads
-            rows.append(
-                ProcessRow(
-                    pid=pid,
-                    ppid=st.ppid,
-                    user=cur.user,
-                    name=st.comm,
-                    cmdline=cur.cmdline,
-                    state=st.state,
-                    cpu_percent=cpu,
-                    mem_percent=rss * mem_scale,
-                    rss=rss,
-                    read_bytes_per_s=read_rate,
-                    write_bytes_per_s=write_rate,
-                    threads=st.threads,
-                    cpu_time=st.ticks / self.clk_tck,
-                    nice=st.nice,
-                    start_time=st.start_ticks / self.clk_tck,
-                )
+            row = ProcessRow(
+                pid=pid,
+                ppid=st.ppid,
+                user=cur.user,
+                name=st.comm,
+                cmdline=cur.cmdline,
+                state=st.state,
+                cpu_percent=cpu,
+                mem_percent=rss * mem_scale,
+                rss=rss,
+                read_bytes_per_s=read_rate,
+                write_bytes_per_s=write_rate,
+                threads=st.threads,
+                cpu_time=st.ticks / clk_tck,
+                nice=st.nice,
+                start_time=st.start_ticks / clk_tck,
             )
+            rows.append(row)
+            cur.raw = data
+            cur.row = row
+            cur.quiet = cpu == 0.0 and not read_rate and not write_rate
+            fresh[pid] = cur
         # Replacing the map drops every process not seen this tick: bounded memory.
         self._known = fresh
         self._time = now
@@ -306,18 +349,21 @@ class ProcessCollector:
             time=now, rows=tuple(rows), running=running, threads=threads, ncpu=self.ncpu
         )
 
-    def _read_static(self, base: str, pid: int, cur: _Known, comm: str, now: float) -> None:
-        """(Re)read what is cached per process: the command line and the user."""
+    def _read_static(
+        self, base: str, pid: int, cur: _Known, comm: str, now: float, user: bool
+    ) -> None:
+        """(Re)read what is cached per process: the command line, and the user if `user`."""
         try:
             raw = read_bytes(base + "cmdline")
         except PermissionError:
             raw = b""
         cur.cmdline = cmdline_text(raw, comm)
-        try:
-            uid = parse_uid(read_bytes(base + "status"))
-        except PermissionError:
-            uid = None
-        cur.user = "?" if uid is None else self._user(uid)
+        if user:
+            try:
+                uid = parse_uid(read_bytes(base + "status"))
+            except PermissionError:
+                uid = None
+            cur.user = "?" if uid is None else self._user(uid)
         cur.comm = comm
         # Spread the re-reads over the TTL by pid, so that the processes first seen together
         # (all of them, at start) are not all re-read on the same tick.
