@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-import functools
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import pytest
 from textual.app import App
@@ -25,17 +22,9 @@ from perftop.tui.approve import ApprovalScreen, is_destructive
 from perftop.tui.help import HelpScreen, KeyTable, binding_rows
 from perftop.tui.pickers import SignalPicker, SortPicker
 
+from .support import run
+
 HOSTILE = "[red]x[/red] \x1b[31m"
-
-
-def run(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
-    """Run an async test on a fresh event loop (there is no asyncio plugin here)."""
-
-    @functools.wraps(test)
-    def wrapper(*args: Any, **kwargs: Any) -> None:
-        asyncio.run(test(*args, **kwargs))
-
-    return wrapper
 
 
 @dataclass

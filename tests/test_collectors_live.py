@@ -17,6 +17,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+
 from perftop.collectors.cpu import CpuCollector
 from perftop.collectors.disk import DiskCollector
 from perftop.collectors.memory import MemoryCollector

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-import functools
 import os
 import time
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,6 +16,8 @@ from textual.widgets import DataTable, Sparkline, Static
 from perftop.collectors.samples import ProcessDetail, ProcessRow, ThreadRow
 from perftop.store import SourceStatus, Store
 from perftop.tui.detail import DENIED, ENDED, ProcessDetailScreen
+
+from .support import run
 
 MiB = 1024 * 1024
 HOSTILE = ("[red]x[/red]", "\x1b]0;pwned\x07\x1b[2J")
@@ -58,16 +58,6 @@ DETAIL = ProcessDetail(
     io_write_count=None,
     denied=("cwd", "open_files", "io"),
 )
-
-
-def run(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
-    """Run an async test on a fresh event loop (no asyncio plugin in this environment)."""
-
-    @functools.wraps(test)
-    def wrapper(*args: Any, **kwargs: Any) -> None:
-        asyncio.run(test(*args, **kwargs))
-
-    return wrapper
 
 
 @pytest.fixture(autouse=True)

@@ -64,7 +64,7 @@ def test_dashboard_shows_live_data_and_hostile_names_stay_literal(
         assert b"\x1b]0;pwned" not in term.raw
         term.press("escape")
         term.type("q")
-        assert term.wait_exit(10) == 0
+        assert term.wait_exit(10) == 0, term.raw[-2000:].decode(errors="replace")
     finally:
         term.close()
 
@@ -88,7 +88,7 @@ def test_kill_after_approval_signals_the_real_process_and_audits(
         assert target.wait(timeout=5) == -15
         assert term.wait_for(lambda s: "sent SIGTERM" in s, 5), term.text()
         term.type("q")
-        assert term.wait_exit(10) == 0
+        assert term.wait_exit(10) == 0, term.raw[-2000:].decode(errors="replace")
     finally:
         term.close()
     audit = tmp_path / "state" / "perftop" / "audit.jsonl"
@@ -112,6 +112,6 @@ def test_read_only_has_no_kill_key(target: subprocess.Popen[bytes], home: dict[s
         assert "SIGTERM" not in term.text()
         assert target.poll() is None
         term.type("q")
-        assert term.wait_exit(10) == 0
+        assert term.wait_exit(10) == 0, term.raw[-2000:].decode(errors="replace")
     finally:
         term.close()

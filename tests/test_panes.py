@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import functools
-from collections.abc import Callable, Coroutine
 from typing import Any
 
 import pytest
@@ -17,12 +14,8 @@ from textual.widgets import Sparkline
 from perftop.collectors.samples import (
     CoreUsage,
     CpuSample,
-    DiskRate,
     DiskSample,
-    MemorySample,
     NetSample,
-    NicRate,
-    Pressure,
 )
 from perftop.store import SourceStatus, Store
 from perftop.tui.panes import (
@@ -39,8 +32,17 @@ from perftop.tui.panes import (
 )
 from perftop.tui.units import fmt_bytes, fmt_count, fmt_duration, fmt_ms, fmt_percent, fmt_rate
 
-GiB = 1024**3
-HOSTILE_NAME = "[b]d\x1b[2J"  # markup and "clear screen"
+from .support import (
+    HOSTILE_NAME,
+    GiB,
+    cores,
+    cpu_sample,
+    disk_sample,
+    filled,
+    memory_sample,
+    nic,
+    run,
+)
 
 
 def style_at(text: Text, offset: int) -> Style:
@@ -50,89 +52,6 @@ def style_at(text: Text, offset: int) -> Style:
         [text.style if isinstance(text.style, Style) else Style()]
         + [span if isinstance(span, Style) else Style.parse(span) for span in spans]
     )
-
-
-def run(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
-    """Run an async test on a fresh event loop (no asyncio plugin in this environment)."""
-
-    @functools.wraps(test)
-    def wrapper(*args: Any, **kwargs: Any) -> None:
-        asyncio.run(test(*args, **kwargs))
-
-    return wrapper
-
-
-# Fixed samples ------------------------------------------------------------------------------
-
-
-def cores(n: int) -> tuple[CoreUsage, ...]:
-    """`n` cores with distinct, fixed loads; core 2 (if any) is exactly 37.5% busy."""
-    usage = [CoreUsage(10.0 + (i * 7) % 60, 5.0 + (i * 3) % 20, 1.0, 0.0) for i in range(n)]
-    if n > 2:
-        usage[2] = CoreUsage(user=25.0, system=10.0, iowait=4.0, steal=2.5)
-    return tuple(usage)
-
-
-CPU_PSI = Pressure(0.52, 1.25, 0.9)
-MEMORY_PSI = Pressure(0.1, 0.2, 0.3, 0.05)
-
-
-def cpu_sample(n: int = 4, pressure: Pressure | None = CPU_PSI) -> CpuSample:
-    return CpuSample(
-        time=100.0,
-        total=CoreUsage(30.0, 12.0, 2.0, 0.5),
-        cores=cores(n),
-        load=(1.25, 0.75, 0.5),
-        ctx_switches_per_s=12_345.0,
-        interrupts_per_s=3_456.0,
-        pressure=pressure,
-    )
-
-
-def memory_sample(pressure: Pressure | None = MEMORY_PSI) -> MemorySample:
-    return MemorySample(
-        time=100.0,
-        total=16 * GiB,
-        used=4 * GiB,
-        buffers=GiB // 2,
-        cached=6 * GiB,
-        available=11 * GiB,
-        swap_total=2 * GiB,
-        swap_used=GiB // 8,
-        major_faults_per_s=12.0,
-        pressure=pressure,
-    )
-
-
-def disk_sample(names: tuple[str, ...] = ("nvme0n1", "sda", "dm-0")) -> DiskSample:
-    rates = [(12e6, 3.4e6, 120, 45, 37.0, 0.8), (0.0, 1e3, 0, 1, 0.5, 4.0), (5e5, 0, 10, 0, 91, 15)]
-    return DiskSample(
-        time=100.0,
-        devices=tuple(DiskRate(name, *rate) for name, rate in zip(names, rates, strict=False)),
-        pressure=Pressure(0.25, 0.5, 0.1, 0.125),
-    )
-
-
-def nic(name: str, rx: float, errors_per_s: float = 0.0, drops_total: int = 0) -> NicRate:
-    return NicRate(
-        name, rx, rx / 7, 1200.0, 800.0, errors_per_s, 0.0, 0.0, 0.0, 3, 0, drops_total, 0
-    )
-
-
-def net_sample() -> NetSample:
-    return NetSample(time=100.0, nics=(nic("eth0", 1.5e6, drops_total=12), nic("lo", 1e3)))
-
-
-def filled(ncores: int = 2) -> Store:
-    """A store with every dashboard source ok and two minutes of CPU history."""
-    store = Store()
-    store.put("cpu", cpu_sample(ncores))
-    for i in range(120):
-        store.extend({"cpu.total": float((i * 37) % 90)})
-    store.put("memory", memory_sample())
-    store.put("disk", disk_sample())
-    store.put("net", net_sample())
-    return store
 
 
 # A host app ---------------------------------------------------------------------------------

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-import functools
-from collections.abc import Callable, Coroutine
-from typing import Any
 
 import pytest
 from textual.app import App, ComposeResult
 
-from perftop.collectors.samples import ProcessRow, ProcessSample
+from perftop.collectors.samples import ProcessRow
 from perftop.tui.process_table import (
     ProcessTable,
     cpu_time_text,
@@ -20,130 +16,7 @@ from perftop.tui.process_table import (
     user_text,
 )
 
-
-def run(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
-    """Run an async test on a fresh event loop (no asyncio plugin in this environment)."""
-
-    @functools.wraps(test)
-    def wrapper(*args: Any, **kwargs: Any) -> None:
-        asyncio.run(test(*args, **kwargs))
-
-    return wrapper
-
-
-HOSTILE = "[red]x[/red] \x1b[31mRED\x1b]0;title\x07"
-MiB = 1024 * 1024
-
-
-def row(
-    pid: int,
-    ppid: int,
-    user: str,
-    cmdline: str,
-    *,
-    cpu: float = 0.0,
-    mem: float = 0.0,
-    rss: int = 0,
-    read: float | None = 0.0,
-    write: float | None = 0.0,
-    threads: int = 1,
-    state: str = "S",
-    time: float = 0.0,
-    nice: int = 0,
-    start: float = 100.0,
-    name: str | None = None,
-) -> ProcessRow:
-    return ProcessRow(
-        pid=pid,
-        ppid=ppid,
-        user=user,
-        name=name or _comm(cmdline),
-        cmdline=cmdline,
-        state=state,
-        cpu_percent=cpu,
-        mem_percent=mem,
-        rss=rss,
-        read_bytes_per_s=read,
-        write_bytes_per_s=write,
-        threads=threads,
-        cpu_time=time,
-        nice=nice,
-        start_time=start + pid,
-    )
-
-
-def _comm(cmdline: str) -> str:
-    if cmdline.startswith("[") and cmdline.endswith("]") and " " not in cmdline:
-        return cmdline[1:-1]  # a kernel thread: the collector shows comm in brackets
-    return cmdline.split()[0].rsplit("/", 1)[-1][:15]
-
-
-def fixed_rows() -> tuple[ProcessRow, ...]:
-    """30 processes: a small machine's tree, every column with distinct-enough values."""
-    return (
-        row(1, 0, "root", "/sbin/init splash", cpu=0.1, mem=0.3, rss=12 * MiB, threads=1,
-            time=12.5, read=None, write=None),
-        row(2, 0, "root", "[kthreadd]", time=0.2, read=None, write=None),
-        row(3, 2, "root", "[rcu_gp]", nice=-20, read=None, write=None),
-        row(4, 2, "root", "[kworker/0:1-events]", cpu=0.7, state="I", time=3.1,
-            read=None, write=None),
-        row(5, 2, "root", "[ksoftirqd/0]", cpu=0.3, time=1.0, read=None, write=None),
-        row(120, 1, "root", "/lib/systemd/systemd-journald", cpu=0.5, mem=0.9,
-            rss=31 * MiB, time=44.0, write=5300.0, read=None),
-        row(301, 1, "messagebus", "/usr/bin/dbus-daemon --system", mem=0.2, rss=5 * MiB,
-            time=2.2, read=None, write=None),
-        row(402, 1, "root", "/usr/sbin/sshd -D", mem=0.4, rss=8 * MiB, time=0.9,
-            read=None, write=None),
-        row(1001, 402, "root", "sshd: alice [priv]", mem=0.4, rss=9 * MiB, time=0.1,
-            read=None, write=None),
-        row(1010, 1001, "alice", "sshd: alice@pts/0", mem=0.3, rss=7 * MiB, time=0.4),
-        row(1011, 1010, "alice", "-bash", mem=0.2, rss=5 * MiB, time=0.05),
-        row(1200, 1011, "alice", "python3 -m worker --queue=high", cpu=97.5, mem=6.2,
-            rss=520 * MiB, read=12.3 * MiB, write=300 * 1024, threads=12, state="R",
-            time=3723.45),
-        row(1201, 1200, "alice", "python3 -m worker --child 1", cpu=55.0, mem=2.1,
-            rss=180 * MiB, threads=4, state="R", time=900.5),
-        row(1202, 1200, "alice", "python3 -m worker --child 2", cpu=12.0, mem=2.0,
-            rss=175 * MiB, threads=4, time=310.0),
-        row(1300, 1011, "alice", HOSTILE, cpu=1.0, mem=0.1, rss=3 * MiB, time=0.5),
-        row(1301, 1011, "alice", "vim notes.md", mem=0.5, rss=14 * MiB, time=8.0),
-        row(1400, 1, "postgres", "/usr/lib/postgresql/16/bin/postgres -D /var/lib/pg",
-            cpu=2.0, mem=3.5, rss=300 * MiB, read=1.5 * MiB, write=4 * MiB, threads=1,
-            time=7300.0),
-        row(1401, 1400, "postgres", "postgres: checkpointer", mem=1.0, rss=80 * MiB,
-            write=2 * MiB, time=20.0),
-        row(1402, 1400, "postgres", "postgres: background writer", mem=0.6, rss=40 * MiB,
-            time=15.0),
-        row(1403, 1400, "postgres", "postgres: walwriter", mem=0.5, rss=30 * MiB, time=9.0),
-        row(1404, 1400, "postgres", "postgres: app db 10.0.0.5(51234) SELECT", cpu=35.0,
-            mem=1.8, rss=120 * MiB, read=40 * MiB, state="D", time=61.0),
-        row(1500, 1, "www-data", "nginx: master process /usr/sbin/nginx", mem=0.2,
-            rss=6 * MiB, time=1.2, read=None, write=None),
-        row(1501, 1500, "www-data", "nginx: worker process", cpu=3.0, mem=0.3, rss=9 * MiB,
-            time=40.0, read=None, write=None),
-        row(1502, 1500, "www-data", "nginx: worker process", cpu=2.5, mem=0.3, rss=9 * MiB,
-            time=38.0, read=None, write=None),
-        row(1600, 1, "longusername", "/opt/agent/bin/agent --password=s3cret", cpu=0.2,
-            mem=1.1, rss=60 * MiB, threads=20, nice=10, time=400.0),
-        row(1700, 1, "root", "/usr/sbin/cron -f", time=0.3, read=None, write=None),
-        row(1800, 1, "root", "/usr/bin/containerd", cpu=0.9, mem=1.5, rss=70 * MiB,
-            threads=14, time=250.0, read=None, write=None),
-        row(1900, 1, "root", "/usr/bin/dockerd -H fd://", cpu=0.4, mem=2.3, rss=110 * MiB,
-            threads=22, time=180.0, read=None, write=None),
-        row(2000, 1900, "root", "zombie-child", state="Z", read=None, write=None),
-        row(2100, 1, "bob", "htop", cpu=4.0, mem=0.1, rss=4 * MiB, time=30.0, nice=0),
-    )  # fmt: skip
-
-
-def sample(rows: tuple[ProcessRow, ...] | None = None) -> ProcessSample:
-    rows = fixed_rows() if rows is None else rows
-    return ProcessSample(
-        time=0.0,
-        rows=rows,
-        running=sum(r.state == "R" for r in rows),
-        threads=sum(r.threads for r in rows),
-        ncpu=2,
-    )
+from .support import MiB, fixed_rows, process_sample, row, run
 
 
 class TableHost(App[None]):
@@ -160,7 +33,7 @@ class TableHost(App[None]):
 
     def on_mount(self) -> None:
         table = self.query_one(ProcessTable)
-        table.update_rows(sample(self.rows))
+        table.update_rows(process_sample(self.rows))
         table.focus()
 
     def on_process_table_row_highlighted(self, message: ProcessTable.RowHighlighted) -> None:
@@ -355,7 +228,7 @@ async def test_selection_follows_the_process_when_its_row_moves() -> None:
         rows = tuple(
             dataclasses.replace(r, cpu_percent=0.0) if r.pid == 1404 else r for r in fixed_rows()
         )
-        table.update_rows(sample(rows))
+        table.update_rows(process_sample(rows))
         assert table.selected_row is not None and table.selected_row.pid == 1404
         assert pids(table).index(1404) > 2
         await pilot.pause()
@@ -371,11 +244,11 @@ async def test_vanished_selection_clamps_to_the_same_index() -> None:
         table = app.query_one(ProcessTable)
         await pilot.press("end")
         assert table.selected_row is not None and table.selected_row.pid == 2100
-        table.update_rows(sample(tuple(r for r in fixed_rows() if r.pid != 2100)))
+        table.update_rows(process_sample(tuple(r for r in fixed_rows() if r.pid != 2100)))
         assert table.selected_row is not None and table.selected_row.pid == 2000
         await pilot.press("home", "down", "down")
         assert table.selected_row.pid == 3
-        table.update_rows(sample(tuple(r for r in fixed_rows() if r.pid != 3)))
+        table.update_rows(process_sample(tuple(r for r in fixed_rows() if r.pid != 3)))
         assert table.selected_row.pid == 4  # the row now at index 2
         # Same pid, new start time: another process, so the selection does not stick.
         reused = tuple(
@@ -385,7 +258,7 @@ async def test_vanished_selection_clamps_to_the_same_index() -> None:
         )
         await pilot.pause()
         app.messages.clear()
-        table.update_rows(sample(reused))
+        table.update_rows(process_sample(reused))
         await pilot.pause()
         highlighted = [m for m in app.messages if isinstance(m, ProcessTable.RowHighlighted)]
         assert [m.row.start_time for m in highlighted] == [9999.0]
@@ -515,7 +388,7 @@ async def test_large_input_renders_only_the_visible_lines() -> None:
             return draw(y)
 
         table.render_line = counted  # type: ignore[method-assign]  # counting spy
-        table.update_rows(sample(many))
+        table.update_rows(process_sample(many))
         await pilot.pause()
         assert len(table.rows_shown) == 5000
         assert 0 < len(calls) <= 2 * table.size.height

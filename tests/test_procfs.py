@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from perftop.collectors import procfs
 from perftop.collectors.cpu import CpuCollector, core_usage
 from perftop.collectors.disk import DiskCollector

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from perftop.collectors.samples import CoreUsage, CpuSample, NetSample
 from perftop.store import STARTING, Ring, SourceStatus, Store
 

@@ -14,7 +14,7 @@ import os
 from collections.abc import Iterable
 from typing import ClassVar
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
@@ -23,7 +23,7 @@ from textual.widgets import Footer, Input, Static
 
 from ..actions.audit import AuditLog
 from ..actions.gate import Action, Gate
-from ..actions.process import SendSignal, ProcessTarget, Renice
+from ..actions.process import ProcessTarget, Renice, SendSignal
 from ..collectors.base import Collection
 from ..collectors.samples import ProcessRow, ProcessSample
 from ..config import SORT_KEYS, Settings, config_dir
@@ -33,7 +33,7 @@ from .detail import ProcessDetailScreen
 from .help import HelpScreen, binding_rows
 from .panes import CpuPane, DiskPane, MemoryPane, NetPane
 from .pickers import SignalPicker, SortPicker
-from .process_table import ProcessTable
+from .process_table import ASCENDING_KEYS, ProcessTable
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -74,7 +74,9 @@ class PerftopApp(App[int]):
         collection: Collection | None = None,
         detail_collector: type | None = None,
     ) -> None:
-        super().__init__()
+        # Under NO_COLOR, Textual filters colours once at start-up: with native ANSI colour
+        # that filter keeps the terminal's own palette instead of greying everything.
+        super().__init__(ansi_color=settings.no_color)
         self.settings = settings
         self.store = store
         self.gate = gate
@@ -102,7 +104,10 @@ class PerftopApp(App[int]):
         with Horizontal(id="io"):
             yield DiskPane(id="disk")
             yield NetPane(id="net")
-        yield ProcessTable(sort=self.settings.sort, tree=self.settings.tree, id="processes")
+        sort = self.settings.sort
+        yield ProcessTable(
+            sort=sort, reverse=sort not in ASCENDING_KEYS, tree=self.settings.tree, id="processes"
+        )
         yield Input(placeholder="filter: pid, user or command", id="filter")
         yield TooSmall(id="too-small")
         yield Footer()
@@ -120,8 +125,9 @@ class PerftopApp(App[int]):
         if self.collection is not None:
             await self.collection.stop()
 
-    def on_resize(self) -> None:
-        self._fit(self.size.width, self.size.height)
+    def on_resize(self, event: events.Resize) -> None:
+        # The app's own size is updated a moment after this event: use the event's.
+        self._fit(event.size.width, event.size.height)
 
     def _fit(self, width: int, height: int) -> None:
         """Choose the layout for this terminal size."""
@@ -151,6 +157,8 @@ class PerftopApp(App[int]):
         """Hand the store to what is on screen: one redraw for a burst of changes."""
         self._redraw_queued = False
         changed, self._pending = self._pending, set()
+        if not self.is_running or not self.screen_stack:
+            return  # shutting down: collectors may still report while screens go away
         screen = self.screen
         if isinstance(screen, ProcessDetailScreen):
             screen.show(self.store)
@@ -179,8 +187,8 @@ class PerftopApp(App[int]):
     def action_help(self) -> None:
         table = self.query_one(ProcessTable)
         sections = [
-            ("Everywhere", binding_rows(self, self._bindings)),
-            ("Process table", binding_rows(self, table._bindings)),
+            ("Everywhere", binding_rows(self._bindings, keymap=self._keymap)),
+            ("Process table", binding_rows(table._bindings, keymap=self._keymap)),
             ("Mouse", [("click a row", "select it"), ("click a header", "sort by it")]),
         ]
         self.push_screen(HelpScreen(sections=sections))
@@ -242,7 +250,14 @@ class PerftopApp(App[int]):
             return screen.row
         return self.query_one(ProcessTable).selected_row
 
+    def _refuse_if_read_only(self) -> bool:
+        if self.settings.read_only:
+            self.notify("perftop is read-only: processes cannot be changed.", severity="warning")
+        return self.settings.read_only
+
     def action_signal(self) -> None:
+        if self._refuse_if_read_only():
+            return
         row = self._target_row()
         if row is None:
             self.notify("No process selected.", severity="warning")
@@ -255,6 +270,8 @@ class PerftopApp(App[int]):
         self.push_screen(SignalPicker(), picked)
 
     def action_nice(self, step: int) -> None:
+        if self._refuse_if_read_only():
+            return
         row = self._target_row()
         if row is None:
             self.notify("No process selected.", severity="warning")
@@ -293,7 +310,9 @@ class PerftopApp(App[int]):
         table = self.query_one(ProcessTable)
         for key in SORT_KEYS:
             yield SystemCommand(
-                f"Sort by {key}", f"Sort the process table by {key}", lambda k=key: table.set_sort(k)
+                f"Sort by {key}",
+                f"Sort the process table by {key}",
+                lambda k=key: table.set_sort(k),
             )
         yield SystemCommand("Toggle tree view", "Show processes as a tree", table.toggle_tree)
         yield SystemCommand("Filter processes", "Type to filter the table", self.action_filter)

@@ -1,0 +1,337 @@
+"""The whole app with a store of fixed samples: keys, the approval flow, layouts, pixels.
+
+The approval tests send real signals to a real child process that counts them, so "yes
+runs exactly once" and "no runs nothing" are checked where they matter: in the target.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.binding import Binding
+
+from perftop.actions.audit import AuditLog
+from perftop.actions.gate import Gate
+from perftop.actions.process import SendSignal, read_start_time
+from perftop.collectors.samples import ProcessRow, ProcessSample
+from perftop.config import Settings
+from perftop.store import Store
+from perftop.themes import load
+from perftop.tui.app import PerftopApp, TooSmall, _target
+from perftop.tui.approve import ApprovalScreen
+from perftop.tui.detail import ProcessDetailScreen
+from perftop.tui.help import HelpScreen
+from perftop.tui.pickers import SignalPicker, SortPicker
+from perftop.tui.process_table import ProcessTable
+
+from .support import filled_store, process_sample, row, run
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+COUNTER = """
+import signal, sys, time
+path = sys.argv[1]
+count = 0
+def counted(signum, frame):
+    global count
+    count += 1
+    with open(path, "w") as f:
+        f.write(str(count))
+signal.signal(signal.SIGUSR1, counted)
+open(path, "w").write("0")
+while True:
+    time.sleep(0.05)
+"""
+
+
+@pytest.fixture
+def counter(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
+    """A real process that counts the SIGUSR1 it receives into a file."""
+    path = tmp_path / "count"
+    proc = subprocess.Popen([sys.executable, "-c", COUNTER, str(path)])
+    deadline = time.monotonic() + 10
+    while not path.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    yield proc, path
+    proc.kill()
+    proc.wait()
+
+
+def counter_row(proc: subprocess.Popen[bytes]) -> ProcessRow:
+    """The counter as the table would show it, with its real identity (pid, start time)."""
+    base = row(proc.pid, os.getpid(), "tester", "python -c counter", cpu=99.0)
+    return dataclasses.replace(base, start_time=read_start_time(proc.pid) / CLK_TCK)
+
+
+def make_app(
+    tmp_path: Path, store: Store | None = None, **settings: Any
+) -> tuple[PerftopApp, AuditLog]:
+    audit = AuditLog(tmp_path / "audit.jsonl")
+    config = Settings(audit_file=audit.path, **settings)
+    gate = Gate(audit, read_only=config.read_only)
+    app = PerftopApp(config, store if store is not None else filled_store(), gate)
+    app.register_theme(load("perftop-dark"))
+    app.theme = "perftop-dark"
+    return app, audit
+
+
+def with_rows(*rows: ProcessRow) -> Store:
+    store = filled_store()
+    store.put("processes", process_sample(rows))
+    return store
+
+
+def count(path: Path) -> int:
+    return int(path.read_text() or 0)
+
+
+def settled_count(path: Path, quiet: float = 0.5, timeout: float = 5.0) -> int:
+    """The counter's value once it has stopped changing for `quiet` seconds."""
+    deadline = time.monotonic() + timeout
+    last, since = count(path), time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        now = count(path)
+        if now != last:
+            last, since = now, time.monotonic()
+        elif now and time.monotonic() - since >= quiet:
+            break
+    return last
+
+
+async def settle(pilot: Any, seconds: float = 0.3) -> None:
+    await pilot.pause(seconds)
+
+
+# the approval flow -------------------------------------------------------------------------
+
+
+@run
+async def test_no_runs_nothing_and_is_audited(tmp_path: Path, counter: Any) -> None:
+    proc, path = counter
+    app, audit = make_app(tmp_path, with_rows(counter_row(proc)))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("k")
+        assert isinstance(app.screen, SignalPicker)
+        await pilot.press("8")  # USR1 is the eighth in the picker
+        await settle(pilot)
+        assert isinstance(app.screen, ApprovalScreen)
+        await pilot.press("n")
+        await settle(pilot)
+        assert not isinstance(app.screen, ApprovalScreen)
+    assert count(path) == 0
+    assert proc.poll() is None
+    records = audit.read()
+    assert [(r["action"], r["decision"]) for r in records] == [("signal", "declined")]
+
+
+@run
+async def test_enter_and_escape_decline(tmp_path: Path, counter: Any) -> None:
+    proc, path = counter
+    app, audit = make_app(tmp_path, with_rows(counter_row(proc)))
+    async with app.run_test(size=(120, 40)) as pilot:
+        for key in ("enter", "escape"):
+            await pilot.press("k", "8")
+            await settle(pilot)
+            assert isinstance(app.screen, ApprovalScreen)
+            await pilot.press(key)
+            await settle(pilot)
+    assert count(path) == 0
+    assert [r["decision"] for r in audit.read()] == ["declined", "declined"]
+
+
+@run
+async def test_yes_runs_exactly_once(tmp_path: Path, counter: Any) -> None:
+    proc, path = counter
+    app, audit = make_app(tmp_path, with_rows(counter_row(proc)))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("k", "8")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, ApprovalScreen)
+        await pilot.press("y", "y")  # a second press must not approve twice
+        await settle(pilot, 0.5)
+    assert settled_count(path) == 1
+    records = audit.read()
+    assert len(records) == 1
+    record = records[0]
+    assert record["decision"] == "approved"
+    assert record["details"] == {"pid": proc.pid, "signal": "SIGUSR1", "process_user": "tester"}
+    assert record["outcome"] == f"sent SIGUSR1 to {proc.pid}"
+    assert record["error"] is None
+    assert isinstance(record["duration_s"], float)
+
+
+@run
+async def test_renice_asks_and_yes_changes_the_real_nice(tmp_path: Path, counter: Any) -> None:
+    proc, _ = counter
+    app, audit = make_app(tmp_path, with_rows(counter_row(proc)))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("f8")
+        await settle(pilot)
+        assert isinstance(app.screen, ApprovalScreen)
+        assert os.getpriority(os.PRIO_PROCESS, proc.pid) == 0
+        await pilot.press("y")
+        await settle(pilot, 0.5)
+    assert os.getpriority(os.PRIO_PROCESS, proc.pid) == 1
+    assert [(r["action"], r["decision"]) for r in audit.read()] == [("renice", "approved")]
+
+
+@run
+async def test_read_only_never_prompts_and_never_runs(tmp_path: Path, counter: Any) -> None:
+    proc, path = counter
+    app, audit = make_app(tmp_path, with_rows(counter_row(proc)), read_only=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        for key in ("k", "f9", "f7", "f8", "left_square_bracket"):
+            await pilot.press(key)
+            await settle(pilot, 0.1)
+            assert not isinstance(app.screen, (SignalPicker, ApprovalScreen)), key
+        active = {b.binding.id for b in app.active_bindings.values()}
+        assert "filter" in active
+        assert not active & {"signal", "nice-down", "nice-up"}
+        # The actions themselves refuse when called directly.
+        app.action_signal()
+        app.action_nice(1)
+        await settle(pilot, 0.1)
+        assert not isinstance(app.screen, (SignalPicker, ApprovalScreen))
+        assert audit.read() == []
+        # And a request that reaches the gate anyway is refused there, never asked.
+        app._request(SendSignal(_target(counter_row(proc)), "USR1"))
+        await settle(pilot, 0.3)
+        assert not isinstance(app.screen, ApprovalScreen)
+    assert count(path) == 0
+    assert os.getpriority(os.PRIO_PROCESS, proc.pid) == 0
+    assert [r["decision"] for r in audit.read()] == ["refused-read-only"]
+
+
+# keys ------------------------------------------------------------------------------------
+
+
+@run
+async def test_filter_sort_tree_and_help(tmp_path: Path) -> None:
+    app, _ = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = app.query_one(ProcessTable)
+        assert table.sort_key == "cpu"
+        await pilot.press("slash", *"postgres")
+        await settle(pilot, 0.1)
+        assert table.filter_text == "postgres"
+        assert table.rows_shown and all(
+            "postgres" in r.cmdline or r.user == "postgres" for r in table.rows_shown
+        )
+        await pilot.press("escape")
+        await settle(pilot, 0.1)
+        assert table.filter_text == ""
+        await pilot.press("f6")
+        await settle(pilot, 0.1)
+        assert isinstance(app.screen, SortPicker)
+        await pilot.press("home", "enter")  # the first entry: pid
+        await settle(pilot, 0.1)
+        assert table.sort_key == "pid"
+        assert [r.pid for r in table.rows_shown][:3] == [1, 2, 3]
+        await pilot.press("t")
+        assert table.tree
+        await pilot.press("f1")
+        await settle(pilot, 0.1)
+        assert isinstance(app.screen, HelpScreen)
+        listed = {desc for _, rows in app.screen.sections for _, desc in rows}
+        every = [b.description for b in PerftopApp.BINDINGS if isinstance(b, Binding)]
+        every += [b.description for b in ProcessTable.BINDINGS if isinstance(b, Binding)]
+        assert len(every) > 12
+        assert set(every) <= listed
+
+
+@run
+async def test_enter_opens_the_detail_of_the_selected_process(tmp_path: Path) -> None:
+    app, _ = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = app.query_one(ProcessTable)
+        selected = table.selected_row
+        assert selected is not None
+        await pilot.press("enter")
+        await settle(pilot, 0.2)
+        assert isinstance(app.screen, ProcessDetailScreen)
+        assert app.screen.row.pid == selected.pid
+        await pilot.press("escape")
+        await settle(pilot, 0.2)
+        assert not isinstance(app.screen, ProcessDetailScreen)
+
+
+@run
+async def test_selection_stays_on_the_process_across_refreshes(tmp_path: Path) -> None:
+    store = filled_store()
+    app, _ = make_app(tmp_path, store)
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = app.query_one(ProcessTable)
+        await pilot.press("down", "down")
+        chosen = table.selected_row
+        assert chosen is not None
+        sample = store.latest("processes", ProcessSample)
+        assert sample is not None
+        # The chosen process goes quiet and drops down the CPU order.
+        rows = tuple(
+            dataclasses.replace(r, cpu_percent=0.0) if r.pid == chosen.pid else r
+            for r in sample.rows
+        )
+        store.put("processes", dataclasses.replace(sample, rows=rows))
+        await settle(pilot, 0.2)
+        assert table.selected_row is not None and table.selected_row.pid == chosen.pid
+        assert table.rows_shown.index(table.selected_row) > 2
+
+
+@run
+async def test_a_too_small_terminal_gets_a_message(tmp_path: Path) -> None:
+    app, _ = make_app(tmp_path)
+    async with app.run_test(size=(50, 12)) as pilot:
+        await settle(pilot, 0.1)
+        message = app.query_one(TooSmall)
+        assert message.display
+        assert "50×12" in str(message.render())
+        assert not app.query_one(ProcessTable).display
+        await pilot.resize_terminal(100, 30)
+        await settle(pilot, 0.2)
+        assert not message.display
+        assert app.query_one(ProcessTable).display
+
+
+# pixels ----------------------------------------------------------------------------------
+
+
+def _snapshot_app(tmp_path: Path) -> PerftopApp:
+    app, _ = make_app(tmp_path)
+    return app
+
+
+def test_snapshot_dashboard_80x24(snap_compare: Any, tmp_path: Path) -> None:
+    assert snap_compare(_snapshot_app(tmp_path), terminal_size=(80, 24))
+
+
+def test_snapshot_dashboard_140x45(snap_compare: Any, tmp_path: Path) -> None:
+    assert snap_compare(_snapshot_app(tmp_path), terminal_size=(140, 45))
+
+
+def test_snapshot_kill_prompt_80x24(snap_compare: Any, tmp_path: Path) -> None:
+    async def ask(pilot: Any) -> None:
+        await pilot.press("k")
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+
+    assert snap_compare(_snapshot_app(tmp_path), terminal_size=(80, 24), run_before=ask)
+
+
+def test_unused_signal_module_guard() -> None:
+    # SIGUSR1 is the eighth signal of the picker: the tests above press "8" for it.
+    from perftop.actions.process import SIGNALS
+
+    assert list(SIGNALS).index("USR1") == 7
+    assert signal.SIGUSR1 > 0
