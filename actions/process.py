@@ -63,9 +63,7 @@ class ProcessTarget:
         except (FileNotFoundError, ProcessLookupError) as exc:
             raise ProcessChanged(f"process {self.pid} has exited: nothing was done") from exc
         if now != self.start_ticks:
-            raise ProcessChanged(
-                f"pid {self.pid} now belongs to another process: nothing was done"
-            )
+            raise ProcessChanged(f"pid {self.pid} now belongs to another process: nothing was done")
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,10 +90,7 @@ class SendSignal:
         return f"Send SIG{self.signal_name}"
 
     def describe(self) -> str:
-        return (
-            f"Send SIG{self.signal_name} to {self.process.label()}. "
-            f"{SIGNALS[self.signal_name]}"
-        )
+        return f"Send SIG{self.signal_name} to {self.process.label()}. {SIGNALS[self.signal_name]}"
 
     def details(self) -> Mapping[str, object]:
         return {
