@@ -1,0 +1,128 @@
+"""The collector runner: failures become states with backoff, the others carry on."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+from collections.abc import Mapping
+
+from perftop.collectors.base import (
+    Collection,
+    CollectorError,
+    backoff,
+    describe_failure,
+    tick,
+)
+from perftop.store import Store
+
+from .support import run
+
+
+class Counting:
+    """A collector that returns 1, 2, 3... or raises while `failing` is set."""
+
+    def __init__(self, source: str, interval: float = 0.01) -> None:
+        self.source = source
+        self.interval = interval
+        self.calls = 0
+        self.failing: BaseException | None = None
+
+    def collect(self) -> object:
+        self.calls += 1
+        if self.failing is not None:
+            raise self.failing
+        return self.calls
+
+    def series(self, sample: object) -> Mapping[str, float]:
+        assert isinstance(sample, int)
+        return {f"{self.source}.n": float(sample)}
+
+
+def test_failures_are_described_in_plain_words() -> None:
+    denied = PermissionError(errno.EACCES, "Permission denied", "/proc/1/io")
+    assert describe_failure(denied) == (
+        "permission denied reading /proc/1/io: needs root or the owner's user"
+    )
+    missing = FileNotFoundError(errno.ENOENT, "No such file", "/proc/pressure/cpu")
+    assert describe_failure(missing) == "not available on this system: /proc/pressure/cpu"
+    assert describe_failure(CollectorError("py-spy is not installed")) == (
+        "py-spy is not installed"
+    )
+    assert describe_failure(ValueError("bad line")) == "ValueError: bad line"
+
+
+def test_backoff_doubles_from_the_interval_and_is_capped() -> None:
+    assert [backoff(n, 1.0) for n in (1, 2, 3, 4, 5, 6)] == [1, 2, 4, 8, 16, 30]
+    assert backoff(1, 5.0) == 5.0
+    assert backoff(3, 0.1) == 4.0  # sub-second intervals back off from a second
+    assert backoff(50, 1.0, ceiling=10.0) == 10.0
+
+
+@run
+async def test_tick_writes_the_sample_and_series_or_the_failure() -> None:
+    store = Store()
+    good = Counting("good")
+    assert await tick(good, store)
+    assert store.latest("good", int) == 1
+    assert store.history("good.n") == (1.0,)
+    assert store.status("good").state == "ok"
+    good.failing = PermissionError(errno.EACCES, "Permission denied", "/proc/9/io")
+    assert not await tick(good, store)
+    assert store.latest("good", int) == 1  # the last good sample is kept
+    status = store.status("good")
+    assert status.state == "failing"
+    assert "/proc/9/io" in status.message
+
+
+@run
+async def test_a_failing_collector_backs_off_while_the_others_carry_on() -> None:
+    store = Store()
+    bad, good = Counting("bad"), Counting("good")
+    bad.failing = RuntimeError("boom")
+    collection = Collection(store, [bad, good])
+    collection.start()
+    await asyncio.sleep(0.5)
+    status = store.status("bad")
+    assert status.state == "failing" and status.message == "RuntimeError: boom"
+    assert status.retry_in is not None and status.retry_in >= 1.0
+    assert bad.calls <= 2  # backed off to a second, not retried every 10 ms
+    assert good.calls > 10
+    assert store.status("good").state == "ok"
+    await collection.stop()
+
+
+@run
+async def test_a_collector_that_recovers_reports_ok_again() -> None:
+    store = Store()
+    flaky = Counting("flaky", interval=0.01)
+    flaky.failing = OSError(errno.EIO, "I/O error")
+    collection = Collection(store, [flaky])
+    collection.start()
+    await asyncio.sleep(0.1)
+    assert store.status("flaky").state == "failing"
+    assert store.status("flaky").message == "EIO: I/O error"
+    flaky.failing = None
+    await asyncio.sleep(1.3)  # the first retry comes after a second
+    assert store.status("flaky").state == "ok"
+    assert store.latest("flaky", int) is not None
+    await collection.stop()
+
+
+@run
+async def test_collection_add_replaces_and_remove_stops() -> None:
+    store = Store()
+    first, second = Counting("detail"), Counting("detail")
+    collection = Collection(store, [])
+    collection.add(first)
+    await asyncio.sleep(0.1)
+    collection.add(second)
+    calls = first.calls
+    await asyncio.sleep(0.1)
+    assert first.calls == calls  # replaced: the old one no longer ticks
+    assert second.calls > 0
+    collection.remove("detail")
+    calls = second.calls
+    await asyncio.sleep(0.1)
+    assert second.calls == calls
+    assert collection.collectors == []
+    await collection.stop()
