@@ -26,8 +26,9 @@ from perftop.collectors.samples import ProcessRow, ProcessSample
 from perftop.config import Settings
 from perftop.store import Store
 from perftop.themes import load
-from perftop.tui.app import PerftopApp, TooSmall, _target
+from perftop.tui.app import PerftopApp, _target
 from perftop.tui.approve import ApprovalScreen
+from perftop.tui.dashboard import Dashboard, TooSmall
 from perftop.tui.detail import ProcessDetailScreen
 from perftop.tui.help import HelpScreen
 from perftop.tui.pickers import SignalPicker, SortPicker
@@ -120,6 +121,7 @@ async def test_no_runs_nothing_and_is_audited(tmp_path: Path, counter: Any) -> N
     proc, path = counter
     app, audit = make_app(tmp_path, with_rows(counter_row(proc)))
     async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()  # the first redraw comes after the first refresh
         await pilot.press("k")
         assert isinstance(app.screen, SignalPicker)
         await pilot.press("8")  # USR1 is the eighth in the picker
@@ -139,6 +141,7 @@ async def test_enter_and_escape_decline(tmp_path: Path, counter: Any) -> None:
     proc, path = counter
     app, audit = make_app(tmp_path, with_rows(counter_row(proc)))
     async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()  # the first redraw comes after the first refresh
         for key in ("enter", "escape"):
             await pilot.press("k", "8")
             await settle(pilot)
@@ -154,6 +157,7 @@ async def test_yes_runs_exactly_once(tmp_path: Path, counter: Any) -> None:
     proc, path = counter
     app, audit = make_app(tmp_path, with_rows(counter_row(proc)))
     async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()  # the first redraw comes after the first refresh
         await pilot.press("k", "8")
         await settle(pilot)
         screen = app.screen
@@ -176,6 +180,7 @@ async def test_renice_asks_and_yes_changes_the_real_nice(tmp_path: Path, counter
     proc, _ = counter
     app, audit = make_app(tmp_path, with_rows(counter_row(proc)))
     async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()  # the first redraw comes after the first refresh
         await pilot.press("f8")
         await settle(pilot)
         assert isinstance(app.screen, ApprovalScreen)
@@ -191,6 +196,7 @@ async def test_read_only_never_prompts_and_never_runs(tmp_path: Path, counter: A
     proc, path = counter
     app, audit = make_app(tmp_path, with_rows(counter_row(proc)), read_only=True)
     async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()  # the first redraw comes after the first refresh
         for key in ("k", "f9", "f7", "f8", "left_square_bracket"):
             await pilot.press(key)
             await settle(pilot, 0.1)
@@ -220,6 +226,7 @@ async def test_read_only_never_prompts_and_never_runs(tmp_path: Path, counter: A
 async def test_filter_sort_tree_and_help(tmp_path: Path) -> None:
     app, _ = make_app(tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()  # the first redraw comes after the first refresh
         table = app.query_one(ProcessTable)
         assert table.sort_key == "cpu"
         await pilot.press("slash", *"postgres")
@@ -245,6 +252,7 @@ async def test_filter_sort_tree_and_help(tmp_path: Path) -> None:
         assert isinstance(app.screen, HelpScreen)
         listed = {desc for _, rows in app.screen.sections for _, desc in rows}
         every = [b.description for b in PerftopApp.BINDINGS if isinstance(b, Binding)]
+        every += [b.description for b in Dashboard.BINDINGS if isinstance(b, Binding)]
         every += [b.description for b in ProcessTable.BINDINGS if isinstance(b, Binding)]
         assert len(every) > 12
         assert set(every) <= listed
@@ -254,6 +262,7 @@ async def test_filter_sort_tree_and_help(tmp_path: Path) -> None:
 async def test_enter_opens_the_detail_of_the_selected_process(tmp_path: Path) -> None:
     app, _ = make_app(tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()  # the first redraw comes after the first refresh
         table = app.query_one(ProcessTable)
         selected = table.selected_row
         assert selected is not None
@@ -261,9 +270,23 @@ async def test_enter_opens_the_detail_of_the_selected_process(tmp_path: Path) ->
         await settle(pilot, 0.2)
         assert isinstance(app.screen, ProcessDetailScreen)
         assert app.screen.row.pid == selected.pid
+        # Dashboard keys do nothing here; help and the process keys work.
+        await pilot.press("slash", "t", "f6")
+        await settle(pilot, 0.1)
+        assert isinstance(app.screen, ProcessDetailScreen)
+        await pilot.press("f1")
+        await settle(pilot, 0.1)
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        await pilot.press("k")
+        await settle(pilot, 0.1)
+        assert isinstance(app.screen, SignalPicker)
+        await pilot.press("escape")
+        await settle(pilot, 0.1)
         await pilot.press("escape")
         await settle(pilot, 0.2)
-        assert not isinstance(app.screen, ProcessDetailScreen)
+        assert isinstance(app.screen, Dashboard)
+        assert not app.dashboard.table.tree
 
 
 @run
@@ -271,6 +294,7 @@ async def test_selection_stays_on_the_process_across_refreshes(tmp_path: Path) -
     store = filled_store()
     app, _ = make_app(tmp_path, store)
     async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()  # the first redraw comes after the first refresh
         table = app.query_one(ProcessTable)
         await pilot.press("down", "down")
         chosen = table.selected_row
@@ -292,6 +316,7 @@ async def test_selection_stays_on_the_process_across_refreshes(tmp_path: Path) -
 async def test_a_too_small_terminal_gets_a_message(tmp_path: Path) -> None:
     app, _ = make_app(tmp_path)
     async with app.run_test(size=(50, 12)) as pilot:
+        await pilot.pause()  # the first redraw comes after the first refresh
         await settle(pilot, 0.1)
         message = app.query_one(TooSmall)
         assert message.display

@@ -14,38 +14,29 @@ import os
 from collections.abc import Iterable
 from typing import ClassVar
 
-from textual import events, on, work
-from textual.app import App, ComposeResult, SystemCommand
+from textual import on, work
+from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
 
 from ..actions.audit import AuditLog
 from ..actions.gate import Action, Gate
 from ..actions.process import ProcessTarget, Renice, SendSignal
 from ..collectors.base import Collection
-from ..collectors.samples import ProcessRow, ProcessSample
+from ..collectors.samples import ProcessRow
 from ..config import SORT_KEYS, Settings, config_dir
 from ..store import Store
 from .approve import ApprovalScreen
+from .dashboard import Dashboard
 from .detail import ProcessDetailScreen
 from .help import HelpScreen, binding_rows
-from .panes import CpuPane, DiskPane, MemoryPane, NetPane
-from .pickers import SignalPicker, SortPicker
-from .process_table import ASCENDING_KEYS, ProcessTable
+from .pickers import SignalPicker
+from .process_table import ProcessTable
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 # Bindings that lead to an intrusive action: absent under --read-only.
 INTRUSIVE = frozenset({"signal", "nice-down", "nice-up"})
-
-# Below this size the dashboard cannot be drawn legibly; a message says so instead.
-MIN_WIDTH, MIN_HEIGHT = 60, 15
-
-
-class TooSmall(Static):
-    """Shown instead of the dashboard when the terminal is smaller than it needs."""
 
 
 class PerftopApp(App[int]):
@@ -57,9 +48,6 @@ class PerftopApp(App[int]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f1,question_mark", "help", "Help", id="help"),
-        Binding("slash,f3,f4", "filter", "Filter", id="filter"),
-        Binding("f6,greater_than_sign,less_than_sign", "sort", "Sort", id="sort"),
-        Binding("t,f5", "tree", "Tree", id="tree"),
         Binding("f7,right_square_bracket", "nice(-1)", "Nice-", id="nice-down"),
         Binding("f8,left_square_bracket", "nice(1)", "Nice+", id="nice-up"),
         Binding("f9,k", "signal", "Kill", id="signal"),
@@ -95,55 +83,26 @@ class PerftopApp(App[int]):
                 else:
                     del self._bindings.key_to_bindings[key]
 
-    # layout ------------------------------------------------------------------------------
+    # screens ---------------------------------------------------------------------------
 
-    def compose(self) -> ComposeResult:
-        with Horizontal(id="meters"):
-            yield CpuPane(id="cpu")
-            yield MemoryPane(id="memory")
-        with Horizontal(id="io"):
-            yield DiskPane(id="disk")
-            yield NetPane(id="net")
-        sort = self.settings.sort
-        yield ProcessTable(
-            sort=sort, reverse=sort not in ASCENDING_KEYS, tree=self.settings.tree, id="processes"
-        )
-        yield Input(placeholder="filter: pid, user or command", id="filter")
-        yield TooSmall(id="too-small")
-        yield Footer()
+    @property
+    def dashboard(self) -> Dashboard:
+        screen = self.screen_stack[0]
+        assert isinstance(screen, Dashboard)
+        return screen
+
+    def get_default_screen(self) -> Dashboard:
+        return Dashboard(self.settings)
 
     def on_mount(self) -> None:
-        self.query_one("#filter", Input).display = False
-        self._fit(self.size.width, self.size.height)
-        self.query_one(ProcessTable).focus()
         if self.collection is not None:
             self.collection.start()
-        self._redraw()
+        self.call_after_refresh(self._redraw)  # once the dashboard is composed
 
     async def on_unmount(self) -> None:
         self._unsubscribe()
         if self.collection is not None:
             await self.collection.stop()
-
-    def on_resize(self, event: events.Resize) -> None:
-        # The app's own size is updated a moment after this event: use the event's.
-        self._fit(event.size.width, event.size.height)
-
-    def _fit(self, width: int, height: int) -> None:
-        """Choose the layout for this terminal size."""
-        too_small = width < MIN_WIDTH or height < MIN_HEIGHT
-        message = self.query_one(TooSmall)
-        message.display = too_small
-        message.update(
-            f"perftop needs a terminal of at least {MIN_WIDTH}×{MIN_HEIGHT};"
-            f" this one is {width}×{height}."
-        )
-        for node in self.query("#meters, #io, ProcessTable"):
-            node.display = not too_small
-        compact = height < 32 or width < 100
-        for pane in self.query("CpuPane, MemoryPane, DiskPane, NetPane"):
-            pane.compact = compact  # type: ignore[attr-defined]  # every pane has it
-        self.query_one("#io").display = not too_small and height >= 22
 
     # data --------------------------------------------------------------------------------
 
@@ -156,25 +115,15 @@ class PerftopApp(App[int]):
     def _redraw(self) -> None:
         """Hand the store to what is on screen: one redraw for a burst of changes."""
         self._redraw_queued = False
-        changed, self._pending = self._pending, set()
+        changed, self._pending = frozenset(self._pending), set()
         if not self.is_running or not self.screen_stack:
             return  # shutting down: collectors may still report while screens go away
         screen = self.screen
         if isinstance(screen, ProcessDetailScreen):
             screen.show(self.store)
-            return
-        if not changed or changed & {"cpu"}:
-            self.query_one(CpuPane).show(self.store)
-        if not changed or changed & {"memory"}:
-            self.query_one(MemoryPane).show(self.store)
-        if not changed or changed & {"disk"}:
-            self.query_one(DiskPane).show(self.store)
-        if not changed or changed & {"net"}:
-            self.query_one(NetPane).show(self.store)
-        if not changed or "processes" in changed:
-            sample = self.store.latest("processes", ProcessSample)
-            if sample is not None:
-                self.query_one(ProcessTable).update_rows(sample)
+        else:
+            # Under a modal the dashboard still shows through: keep it live.
+            self.dashboard.show(self.store, changed)
 
     # keys --------------------------------------------------------------------------------
 
@@ -185,48 +134,15 @@ class PerftopApp(App[int]):
         return True
 
     def action_help(self) -> None:
-        table = self.query_one(ProcessTable)
+        dashboard = self.dashboard
         sections = [
             ("Everywhere", binding_rows(self._bindings, keymap=self._keymap)),
-            ("Process table", binding_rows(table._bindings, keymap=self._keymap)),
+            ("Dashboard", binding_rows(dashboard._bindings, keymap=self._keymap)),
+            ("Process table", binding_rows(dashboard.table._bindings, keymap=self._keymap)),
+            ("Process detail", binding_rows(ProcessDetailScreen.BINDINGS, keymap=self._keymap)),
             ("Mouse", [("click a row", "select it"), ("click a header", "sort by it")]),
         ]
         self.push_screen(HelpScreen(sections=sections))
-
-    def action_filter(self) -> None:
-        box = self.query_one("#filter", Input)
-        box.display = True
-        box.focus()
-
-    @on(Input.Changed, "#filter")
-    def _filter_changed(self, event: Input.Changed) -> None:
-        self.query_one(ProcessTable).set_filter(event.value)
-
-    @on(Input.Submitted, "#filter")
-    def _filter_done(self, event: Input.Submitted) -> None:
-        box = self.query_one("#filter", Input)
-        box.display = bool(event.value)
-        self.query_one(ProcessTable).focus()
-
-    def on_key(self, event: object) -> None:
-        key = getattr(event, "key", None)
-        box = self.query_one("#filter", Input)
-        if key == "escape" and box.has_focus:
-            box.value = ""
-            box.display = False
-            self.query_one(ProcessTable).focus()
-
-    def action_sort(self) -> None:
-        table = self.query_one(ProcessTable)
-
-        def picked(key: str | None) -> None:
-            if key is not None:
-                table.set_sort(key)
-
-        self.push_screen(SortPicker(current=table.sort_key), picked)
-
-    def action_tree(self) -> None:
-        self.query_one(ProcessTable).toggle_tree()
 
     @on(ProcessTable.RowOpened)
     def _open_detail(self, event: ProcessTable.RowOpened) -> None:
@@ -248,7 +164,7 @@ class PerftopApp(App[int]):
         screen = self.screen
         if isinstance(screen, ProcessDetailScreen):
             return screen.row
-        return self.query_one(ProcessTable).selected_row
+        return self.dashboard.table.selected_row
 
     def _refuse_if_read_only(self) -> bool:
         if self.settings.read_only:
@@ -307,7 +223,9 @@ class PerftopApp(App[int]):
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        table = self.query_one(ProcessTable)
+        if not isinstance(screen, Dashboard):
+            return
+        table = screen.table
         for key in SORT_KEYS:
             yield SystemCommand(
                 f"Sort by {key}",
@@ -315,7 +233,7 @@ class PerftopApp(App[int]):
                 lambda k=key: table.set_sort(k),
             )
         yield SystemCommand("Toggle tree view", "Show processes as a tree", table.toggle_tree)
-        yield SystemCommand("Filter processes", "Type to filter the table", self.action_filter)
+        yield SystemCommand("Filter processes", "Type to filter the table", screen.action_filter)
 
 
 def _target(row: ProcessRow) -> ProcessTarget:

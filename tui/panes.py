@@ -259,6 +259,10 @@ class Pane(Widget):
         self.status: SourceStatus = STARTING
         """The source's status at the last `show`."""
 
+    def show(self, store: Store) -> None:
+        """Read this pane's source from `store` and redraw."""
+        raise NotImplementedError
+
     def palette(self, name: str) -> Style:
         """The Rich style of a theme-coloured part (user, system, label, error…)."""
         return self.get_component_rich_style(f"pane--{name}", partial=True)
