@@ -1,9 +1,10 @@
 """What a collector is, and the loop that runs one on its own cadence.
 
-A collector's `collect()` is plain blocking code (procfs reads, psutil); the runner calls it
-in a worker thread so the event loop never waits on it, writes the result to the store, and
-on failure reports the state and retries with exponential backoff while the other
-collectors carry on. One tick of a collector is in flight at a time: the next one is
+A collector's `collect()` is either plain blocking code (procfs reads, psutil), which the
+runner calls in a worker thread so the event loop never waits on it, or a coroutine
+function (asyncpg, subprocesses), which the runner awaits on the loop itself. Either way the
+runner writes the result to the store, and on failure reports the state and retries with
+exponential backoff while the other collectors carry on. One tick of a collector is in flight at a time: the next one is
 scheduled only after the previous one finished, so slow ticks never pile up.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import inspect
 import time
 from collections.abc import Mapping
 from typing import Protocol
@@ -29,7 +31,7 @@ class Collector(Protocol):
     interval: float  # seconds between ticks
 
     def collect(self) -> object:
-        """Take one sample. Blocking; called from a worker thread."""
+        """Take one sample: blocking (run in a worker thread), or `async def` (awaited)."""
         ...
 
     def series(self, sample: object) -> Mapping[str, float]:
@@ -60,7 +62,10 @@ def backoff(failures: int, interval: float, ceiling: float = 30.0) -> float:
 async def tick(collector: Collector, store: Store) -> bool:
     """Run one collection into the store. Returns False (and records why) on failure."""
     try:
-        sample = await asyncio.to_thread(collector.collect)
+        if inspect.iscoroutinefunction(collector.collect):
+            sample = await collector.collect()
+        else:
+            sample = await asyncio.to_thread(collector.collect)
     except Exception as exc:  # noqa: BLE001 - any failure becomes a state, never a crash
         store.set_status(collector.source, SourceStatus("failing", describe_failure(exc)))
         return False

@@ -126,3 +126,22 @@ async def test_collection_add_replaces_and_remove_stops() -> None:
     assert second.calls == calls
     assert collection.collectors == []
     await collection.stop()
+
+
+class AsyncCounting(Counting):
+    """The same, as a coroutine: awaited on the loop, never sent to a thread."""
+
+    async def collect(self) -> object:  # type: ignore[override]  # async by design
+        await asyncio.sleep(0)
+        return super().collect()
+
+
+@run
+async def test_an_async_collector_is_awaited_on_the_loop() -> None:
+    store = Store()
+    collector = AsyncCounting("pg")
+    assert await tick(collector, store)
+    assert store.latest("pg", int) == 1
+    collector.failing = CollectorError("server closed the connection")
+    assert not await tick(collector, store)
+    assert store.status("pg").message == "server closed the connection"
