@@ -4,8 +4,9 @@ A collector's `collect()` is either plain blocking code (procfs reads, psutil), 
 runner calls in a worker thread so the event loop never waits on it, or a coroutine
 function (asyncpg, subprocesses), which the runner awaits on the loop itself. Either way the
 runner writes the result to the store, and on failure reports the state and retries with
-exponential backoff while the other collectors carry on. One tick of a collector is in flight at a time: the next one is
-scheduled only after the previous one finished, so slow ticks never pile up.
+exponential backoff while the other collectors carry on. One tick of a collector is in
+flight at a time: the next one is scheduled only after the previous one finished, so slow
+ticks never pile up.
 """
 
 from __future__ import annotations
