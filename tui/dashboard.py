@@ -26,6 +26,7 @@ from .process_table import ASCENDING_KEYS, ProcessTable
 # Below this size the dashboard cannot be drawn legibly; a message says so instead.
 MIN_WIDTH, MIN_HEIGHT = 60, 15
 
+
 class TooSmall(Static):
     """Shown instead of the dashboard when the terminal is smaller than it needs."""
 
