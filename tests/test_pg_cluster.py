@@ -1,0 +1,56 @@
+"""The throwaway cluster itself: what every PostgreSQL test relies on."""
+
+from __future__ import annotations
+
+import asyncpg
+import pytest
+
+from .pg_cluster import PgCluster
+from .support import run
+
+
+def test_cluster_preloads_pg_stat_statements(pg_cluster: PgCluster) -> None:
+    assert pg_cluster.psql("SHOW shared_preload_libraries") == "pg_stat_statements"
+    assert pg_cluster.psql("SELECT extname FROM pg_extension WHERE extname = "
+                           "'pg_stat_statements'") == "pg_stat_statements"  # fmt: skip
+    assert pg_cluster.psql("SHOW compute_query_id") == "on"
+    assert pg_cluster.psql("SHOW track_io_timing") == "on"
+
+
+@run
+async def test_superuser_dsn_and_socket_dsn_connect(pg_cluster: PgCluster) -> None:
+    for dsn in (pg_cluster.dsn, pg_cluster.socket_dsn):
+        conn = await asyncpg.connect(dsn)
+        try:
+            assert await conn.fetchval("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+        finally:
+            await conn.close()
+
+
+@run
+async def test_role_with_password_needs_it(pg_cluster: PgCluster) -> None:
+    dsn = pg_cluster.create_role("fixture_pw", password="right horse")
+    conn = await asyncpg.connect(dsn)
+    await conn.close()
+    with pytest.raises(asyncpg.InvalidPasswordError):
+        await asyncpg.connect(pg_cluster.dsn_for("fixture_pw", "wrong"))
+
+
+@run
+async def test_roles_get_the_stats_privileges_asked_for(pg_cluster: PgCluster) -> None:
+    plain = pg_cluster.create_role("fixture_plain")
+    stats = pg_cluster.create_role("fixture_stats", read_all_stats=True)
+    for dsn, expected in ((plain, False), (stats, True)):
+        conn = await asyncpg.connect(dsn)
+        try:
+            member = await conn.fetchval("SELECT pg_has_role('pg_read_all_stats', 'MEMBER')")
+            assert member is expected
+        finally:
+            await conn.close()
+
+
+def test_restart_keeps_the_server_usable(pg_cluster: PgCluster) -> None:
+    before = pg_cluster.psql("SELECT pg_postmaster_start_time()")
+    pg_cluster.restart()
+    assert pg_cluster.is_running()
+    assert pg_cluster.psql("SELECT pg_postmaster_start_time()") != before
