@@ -67,7 +67,10 @@ def cpu_use(
             if not session.alive():
                 results[name] = _failed(session, "during start-up")
                 continue
-            begin[name] = (time.perf_counter(), probes.tree_cpu_seconds(session.pid))
+            try:
+                begin[name] = (time.perf_counter(), probes.tree_cpu_seconds(session.pid))
+            except ProcessLookupError:
+                results[name] = _failed(session, "during start-up")
         at_start = probes.count_processes()
         marks = dict(begin)
         seconds: dict[str, list[float]] = {name: [] for name in begin}
@@ -99,8 +102,8 @@ def cpu_use(
 def _failed(session: PtySession, when: str) -> CpuRun:
     assert session.process is not None
     code = session.process.poll()
-    tail = " | ".join(line.strip() for line in session.display() if line.strip())[-200:]
-    detail = f"; screen: {tail}" if tail else ""
+    tail = session.last_words()
+    detail = f"; it wrote: {tail}" if tail else ""
     return CpuRun(None, error=f"exited {when} with code {code}{detail}")
 
 

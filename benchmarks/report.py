@@ -152,9 +152,14 @@ class Results:
             + [_verdict(targets["first_frame_s"], " s")]
         )
         for sc, label in (("machine", "machine as is"), ("extra", f"+{extra} idle")):
-            if sc in self.ticks:
+            tick = self.ticks.get(sc)
+            if tick is not None:
+                seen = f"{tick.processes} processes, " if isinstance(tick, Tick) else ""
                 rows.append(
-                    [f"one collection tick, {label}: median / p90 ms (% of a core at 1 s)"]
+                    [
+                        f"one collection tick, {label} ({seen}×{self.settings['ticks']}): "
+                        "median / p90 ms (% of a core at 1 s)"
+                    ]
                     + [self._tick_cell(sc)]
                     + ["—"] * (len(names) - 1)
                     + [""]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import re
 import select
 import signal
 import struct
@@ -24,6 +25,12 @@ from types import TracebackType
 import pyte
 
 COLUMNS, LINES = 120, 40
+TAIL_BYTES = 4096
+# CSI and OSC sequences and lone escapes: enough to turn a traceback drawn on a
+# full-screen terminal back into readable words.
+_ESCAPES = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b.?|[\x00-\x08\x0e-\x1f]"
+)
 
 ScreenCheck = Callable[[Sequence[str]], bool]
 """Looks at the screen's lines and says whether it shows what is awaited."""
@@ -57,6 +64,7 @@ class PtySession:
         self._drainer: threading.Thread | None = None
         self._closed = False
         self._settled_at = 0.0  # perf_counter of the last read after which output paused
+        self._tail = b""  # the last output, to say why a program stopped
 
     @property
     def pid(self) -> int:
@@ -122,6 +130,7 @@ class PtySession:
             pending = bool(select.select([self._master], [], [], 0)[0])
             with self._changed:
                 self.bytes_read += len(data)
+                self._tail = (self._tail + data)[-TAIL_BYTES:]
                 if self._stream is not None:
                     self._stream.feed(data)
                 if not pending:
@@ -136,6 +145,13 @@ class PtySession:
         """The emulated screen's lines (empty without emulation)."""
         with self._lock:
             return list(self._screen.display) if self._screen is not None else []
+
+    def last_words(self) -> str:
+        """The end of what the program wrote, escape sequences removed (for error reports)."""
+        with self._lock:
+            text = self._tail.decode("utf-8", "replace")
+        text = _ESCAPES.sub(" ", text)
+        return " ".join(text.split())[-300:]
 
     def wait_for(self, check: ScreenCheck, timeout: float) -> float | None:
         """Seconds from launch until the screen satisfies `check`; None if it never did.
