@@ -8,13 +8,8 @@ import pytest
 from textual.app import App, ComposeResult
 
 from perftop.collectors.samples import ProcessRow
-from perftop.tui.process_table import (
-    ProcessTable,
-    cpu_time_text,
-    human_bytes,
-    layout,
-    user_text,
-)
+from perftop.tui.columns import cpu_time_text, human_bytes, layout, user_text
+from perftop.tui.process_table import ProcessTable
 
 from .support import MiB, fixed_rows, process_sample, row, run
 

@@ -19,9 +19,10 @@ from textual.widgets import Footer, Input, Static
 from ..collectors.samples import ProcessSample
 from ..config import Settings
 from ..store import Store
+from .columns import ASCENDING_KEYS
 from .panes import CpuPane, DiskPane, MemoryPane, NetPane, Pane
 from .pickers import SortPicker
-from .process_table import ASCENDING_KEYS, ProcessTable
+from .process_table import ProcessTable
 
 # Below this size the dashboard cannot be drawn legibly; a message says so instead.
 MIN_WIDTH, MIN_HEIGHT = 60, 15
