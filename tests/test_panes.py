@@ -18,6 +18,7 @@ from perftop.collectors.samples import (
     NetSample,
 )
 from perftop.store import SourceStatus, Store
+from perftop.tui.meters import core_layout, core_rows, fit, meter
 from perftop.tui.panes import (
     CoreBars,
     CpuPane,
@@ -25,10 +26,6 @@ from perftop.tui.panes import (
     MemoryPane,
     NetPane,
     Pane,
-    core_layout,
-    core_rows,
-    fit,
-    meter,
 )
 from perftop.tui.units import fmt_bytes, fmt_count, fmt_duration, fmt_ms, fmt_percent, fmt_rate
 
