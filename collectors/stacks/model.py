@@ -85,3 +85,4 @@ class StackSample:
     notice: str = ""  # plain words for the pane, e.g. "pyinstrument profiles the main thread"
     coverage: float = 0.0  # sampled seconds / wall seconds since the start
     threads: tuple[str, ...] = field(default=())  # every thread name seen
+    resumed: int = 0  # SIGCONTs perftop sent because a window left the target stopped
