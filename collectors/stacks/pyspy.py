@@ -1,0 +1,585 @@
+"""The py-spy sampler: live stacks of a running Python process, window by window.
+
+py-spy's `record` writes its profile only when it stops, and writes what it has on SIGINT
+(SIGTERM loses everything). So the sampler runs one `py-spy record -f raw` per window of
+about a second, stops it with SIGINT, starts the next one at once and parses the finished
+window's file while the next one samples. The gap between two windows is one process spawn
+(measured here: 0.1-0.4 ms between the exit of one and the spawn of the next; py-spy then
+needs a few ms to attach, which shows up as a slightly lower achieved rate, not as a gap).
+
+Each window becomes a `StackWindow` kept in a bounded deque (5 minutes by default), and every
+`collect()` returns a `StackSample` with all of them, so the pane can show the last 10 s,
+60 s or 5 min. `collect()` is `async def`: it awaits the window on the app's loop
+(asyncio subprocesses), so the collector runner needs no thread for it, and its `interval`
+is 0 because each tick already lasts a window.
+
+Raw lines, as py-spy 0.4 writes them here (one per distinct stack, root first):
+
+    [process PID:"CMDLINE";]... thread (TID): NAME;FRAME;FRAME;... COUNT
+
+with `FRAME` = `name (file:line)` for Python, `name (lib.so)` or `0xADDR (lib.so)` for
+native frames (`--native`), and the `process` prefixes only with `--subprocesses` (one per
+process from the one attached to down to the one sampled). The sampler always passes
+`--threads` so every line names its thread.
+
+What a window cannot say: with `--idle`, py-spy includes idle threads but does not mark
+which samples were idle, so `Stack.idle` stays False in windows (without `--idle` idle
+threads are simply absent). `py-spy dump --json` (`now()`) does say, and marks them.
+
+Ticks (for the achieved rate) are the sample count of the busiest thread in the window: with
+`--idle` every thread is sampled at every tick, so this is exact; without it, it is exact
+whenever one thread was busy all along (the case the rate matters for) and a lower bound
+otherwise. py-spy's own "Samples: N" line counts one per thread per tick, so it is not the
+tick count as soon as there are two threads.
+
+Safety: the sampler cannot be built without an `AttachPermit`, and a permit can only be made
+from an `Approval`, which only the approval gate makes (actions/stacks.py `AttachPySpy`
+does it in `perform`). A permit is good for one sampler. After every window, if the target
+is stopped (state `T` in /proc/PID/stat) although it was not when the permit was made, the
+sampler sends SIGCONT and counts it in `StackSample.resumed` (and says so in `notice`) so
+the app can audit it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from collections import deque
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from ...actions.gate import ActionRefused, Approval
+from ..base import CollectorError
+from .model import Frame, Mode, Stack, StackSample, StackTarget, StackWindow
+
+INSTALL_HINT = "install it into perftop's environment with `pip install py-spy` (py-spy>=0.4)"
+
+
+# Options ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PySpyOptions:
+    """How py-spy samples. Changing them on a running sampler restarts the next window."""
+
+    rate: int = 100  # samples per second
+    blocking: bool = False  # pause the target on each sample (exact stacks, slows it down)
+    idle: bool = False  # include idle (waiting) threads
+    gil: bool = False  # only samples of the thread holding the GIL
+    native: bool = False  # native (C/C++/Rust) frames; py-spy needs blocking for these
+    subprocesses: bool = False  # also sample the target's child processes
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.rate <= 10_000:
+            raise ValueError("the sampling rate runs from 1 to 10000 Hz")
+        if self.native and not self.blocking:
+            raise ValueError("py-spy can only read native frames in blocking mode")
+
+    def args(self) -> list[str]:
+        """The `py-spy record` flags for these options (`--threads` always)."""
+        args = ["-r", str(self.rate), "--threads"]
+        if not self.blocking:
+            args.append("--nonblocking")
+        args += [
+            flag
+            for flag, on in (
+                ("--idle", self.idle),
+                ("--gil", self.gil),
+                ("--native", self.native),
+                ("--subprocesses", self.subprocesses),
+            )
+            if on
+        ]
+        return args
+
+    def names(self) -> tuple[str, ...]:
+        """The options in force, for `StackTarget.options` and the audit file."""
+        names = [f"{self.rate} Hz", "blocking" if self.blocking else "nonblocking"]
+        names += [
+            name
+            for name, on in (
+                ("idle", self.idle),
+                ("gil", self.gil),
+                ("native", self.native),
+                ("subprocesses", self.subprocesses),
+            )
+            if on
+        ]
+        return tuple(names)
+
+
+# The permit ---------------------------------------------------------------------------------
+
+
+class AttachPermit:
+    """Proof that the gate approved attaching py-spy to one process; good for one sampler.
+
+    Made from an `Approval` (only the gate makes those): the constructor spends it with
+    `approval.check()`, which also refuses under `--read-only`. It records whether the target
+    was already stopped, so the sampler never resumes a process someone else had stopped.
+    """
+
+    __slots__ = ("pid", "start_ticks", "options", "was_stopped", "_claimed")
+
+    def __init__(
+        self, approval: Approval, pid: int, start_ticks: int, options: PySpyOptions
+    ) -> None:
+        if not isinstance(approval, Approval):
+            raise ActionRefused("attaching py-spy needs the approval gate's approval")
+        approval.check()
+        self.pid = pid
+        self.start_ticks = start_ticks
+        self.options = options
+        self.was_stopped = process_state(pid) == "T"
+        self._claimed = False
+
+    def claim(self) -> None:
+        if self._claimed:
+            raise ActionRefused("this attach permit was already used")
+        self._claimed = True
+
+
+# /proc helpers --------------------------------------------------------------------------------
+
+
+def _stat_fields(pid: int) -> list[bytes] | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return data[data.rindex(b")") + 2 :].split()
+
+
+def process_state(pid: int) -> str | None:
+    """The state letter of /proc/PID/stat (R, S, D, T, t, Z...), None if the pid is gone."""
+    fields = _stat_fields(pid)
+    return fields[0].decode() if fields else None
+
+
+def alive(pid: int, start_ticks: int) -> bool:
+    """The same process (pid and start time) still exists and is not a zombie."""
+    fields = _stat_fields(pid)
+    return fields is not None and int(fields[19]) == start_ticks and fields[0] != b"Z"
+
+
+def continue_if_stopped(pid: int, was_stopped: bool) -> bool:
+    """Send SIGCONT if `pid` is stopped (state T) and was not stopped before the attach.
+
+    Returns True when it sent one. A py-spy that crashes or is killed in blocking mode can
+    leave its target stopped; this is what makes sure perftop never does.
+    """
+    if was_stopped or process_state(pid) != "T":
+        return False
+    try:
+        os.kill(pid, signal.SIGCONT)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def ptrace_scope() -> str | None:
+    """kernel.yama.ptrace_scope, or None where Yama is not in this kernel."""
+    try:
+        return Path("/proc/sys/kernel/yama/ptrace_scope").read_text().strip()
+    except OSError:
+        return None
+
+
+def _command(pid: int) -> str:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return ""
+    return raw.rstrip(b"\0").replace(b"\0", b" ").decode(errors="replace")
+
+
+# Parsing --------------------------------------------------------------------------------------
+
+_PROCESS = re.compile(r'process (\d+):"(.*?)"(?:;|$)')
+_THREAD = re.compile(r"thread \((\d+)\): ")
+_FRAME = re.compile(r"^(?P<name>.*) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
+
+
+def parse_frame(text: str) -> Frame:
+    """One raw frame: `name (file:line)`; native frames have no line and no `.py` file."""
+    match = _FRAME.match(text)
+    if match is None:
+        return Frame(text, "", 0, native=text.startswith("0x"))
+    file = match["file"]
+    line = int(match["line"]) if match["line"] else 0
+    native = not line and not file.endswith((".py", ".pyx", ".pyw"))
+    return Frame(match["name"], file, line, native)
+
+
+def parse_raw_line(line: str, gil: bool = False) -> tuple[Stack, int] | None:
+    """One line of `py-spy record -f raw` output as a stack and its count (None if blank)."""
+    line = line.rstrip("\n")
+    head, _, count_text = line.rpartition(" ")
+    if not head or not count_text.isdigit():
+        return None
+    rest = head
+    process = 0
+    while match := _PROCESS.match(rest):
+        process = int(match[1])
+        rest = rest[match.end() :]
+    thread, thread_id = "", 0
+    if match := _THREAD.match(rest):
+        thread_id = int(match[1])
+        name, _, rest = rest[match.end() :].partition(";")
+        thread = name
+    frames = tuple(parse_frame(part) for part in rest.split(";") if part)
+    return Stack(thread, thread_id, frames, gil=gil, process=process), int(count_text)
+
+
+def parse_raw(
+    text: str, started: float, duration: float, rate: float, gil: bool = False
+) -> StackWindow:
+    """A whole raw file as one window. Ticks: the busiest thread's sample count."""
+    counts: dict[Stack, int] = {}
+    per_thread: dict[tuple[int, int], int] = {}
+    for line in text.splitlines():
+        parsed = parse_raw_line(line, gil)
+        if parsed is None:
+            continue
+        stack, count = parsed
+        counts[stack] = counts.get(stack, 0) + count
+        key = (stack.process, stack.thread_id)
+        per_thread[key] = per_thread.get(key, 0) + count
+    return StackWindow(
+        started=started,
+        duration=duration,
+        requested_rate=rate,
+        stacks=tuple(counts.items()),
+        ticks=max(per_thread.values(), default=0),
+    )
+
+
+_SUMMARY = re.compile(r"Samples: (\d+) Errors: (\d+)")
+
+
+def parse_errors(output: str) -> int:
+    """py-spy's "Errors: N" from its closing line (0 if absent)."""
+    match = _SUMMARY.search(output)
+    return int(match[2]) if match else 0
+
+
+def parse_dump(text: str) -> tuple[Stack, ...]:
+    """`py-spy dump --json` as one stack per thread (root first; idle = not active)."""
+    stacks = []
+    for thread in json.loads(text):
+        frames = tuple(
+            Frame(
+                str(f.get("name", "")),
+                str(f.get("short_filename") or f.get("filename") or ""),
+                int(f.get("line") or 0),
+            )
+            for f in reversed(thread.get("frames") or [])
+        )
+        stacks.append(
+            Stack(
+                thread=str(thread.get("thread_name") or ""),
+                thread_id=int(thread.get("os_thread_id") or 0),
+                frames=frames,
+                idle=not thread.get("active", True),
+                gil=bool(thread.get("owns_gil", False)),
+                process=int(thread.get("pid") or 0),
+            )
+        )
+    return tuple(stacks)
+
+
+# Faults ---------------------------------------------------------------------------------------
+
+
+class TargetEnded(Exception):
+    """The target process exited."""
+
+
+def permission_message(pid: int) -> str:
+    """What denied the attach, and what would fix it."""
+    scope = ptrace_scope()
+    if scope is None:
+        yama = "this kernel has no Yama ptrace_scope"
+    else:
+        meaning = {
+            "0": "any process of the same user may be traced",
+            "1": "only a parent may trace its children, or root / CAP_SYS_PTRACE",
+            "2": "only root / CAP_SYS_PTRACE may trace",
+            "3": "nobody may trace, not even root, until reboot",
+        }.get(scope, "unknown value")
+        yama = f"kernel.yama.ptrace_scope is {scope} ({meaning})"
+    return (
+        f"permission denied attaching py-spy to process {pid}: {yama}. "
+        "Run perftop as root or the process's owner with CAP_SYS_PTRACE "
+        "(e.g. `sudo perftop --pid ...`), or lower ptrace_scope "
+        "(`sysctl kernel.yama.ptrace_scope=0`); in a container, start it with "
+        "`--cap-add SYS_PTRACE`. Or launch the program with `perftop run` instead."
+    )
+
+
+def classify(pid: int, returncode: int, output: str) -> CollectorError | TargetEnded:
+    """py-spy's failure as plain words (or TargetEnded when the target went away)."""
+    text = output.strip()
+    lower = text.lower()
+    first = next((ln.strip() for ln in text.splitlines() if ln.strip() and "py-spy>" not in ln), "")
+    first = first.removeprefix("Error: ")
+    if "permission denied" in lower or "operation not permitted" in lower:
+        return CollectorError(permission_message(pid))
+    if "check that the process is running" in lower or "no such process" in lower:
+        return TargetEnded()
+    if "unsupported version" in lower or "unknown python version" in lower:
+        return CollectorError(
+            f"py-spy does not support this process's Python version ({first}); a newer py-spy may"
+        )
+    if "failed to find python version" in lower or "failed to find a python interpreter" in lower:
+        return CollectorError(f"process {pid} is not a Python process (py-spy: {first})")
+    detail = first or f"exit status {returncode}"
+    return CollectorError(f"py-spy failed: {detail}")
+
+
+def find_pyspy(explicit: str | None = None) -> str:
+    """The py-spy executable: `explicit`, else next to this Python, else on PATH."""
+    if explicit is not None:
+        if os.access(explicit, os.X_OK) and os.path.isfile(explicit):
+            return explicit
+        raise CollectorError(f"py-spy not found at {explicit}: {INSTALL_HINT}")
+    beside = Path(sys.executable).parent / "py-spy"
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    found = shutil.which("py-spy")
+    if found is None:
+        raise CollectorError(f"py-spy is not installed (not on PATH): {INSTALL_HINT}")
+    return found
+
+
+# The sampler ----------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Running:
+    process: asyncio.subprocess.Process
+    path: Path
+    started: float  # wall
+    began: float  # monotonic
+    options: PySpyOptions
+
+
+class PySpySampler:
+    """The "stacks" collector for a process py-spy is attached to (see the module doc)."""
+
+    source = "stacks"
+    interval = 0.0  # every collect() lasts one window already
+
+    def __init__(
+        self,
+        permit: AttachPermit,
+        *,
+        window: float = 1.0,
+        keep: float = 300.0,
+        pyspy: str | None = None,
+        command: str | None = None,
+    ) -> None:
+        if not isinstance(permit, AttachPermit):
+            raise ActionRefused("a py-spy sampler needs an attach permit from the gate")
+        permit.claim()
+        self.pid = permit.pid
+        self.start_ticks = permit.start_ticks
+        self.options = permit.options
+        self.was_stopped = permit.was_stopped
+        self.window = window
+        self.pyspy = pyspy
+        self.command = _command(self.pid) if command is None else command
+        self.windows: deque[StackWindow] = deque(maxlen=max(1, round(keep / window)))
+        self.resumed = 0
+        self.ended = False
+        self.detached = False
+        self._sampled = 0.0
+        self._first: float | None = None
+        self._threads: set[str] = set()
+        self._running: _Running | None = None
+        self._tmp = tempfile.TemporaryDirectory(prefix="perftop-pyspy-")
+        self._count = 0
+        self._last: StackSample | None = None
+
+    # control ---------------------------------------------------------------------------
+
+    def set_options(self, options: PySpyOptions) -> None:
+        """Use `options` from the next window on (the running window finishes as it is)."""
+        self.options = options
+
+    def stop(self) -> None:
+        """Detach: stop the running py-spy (SIGINT, so its last window is kept)."""
+        self.detached = True
+        if self._running is not None and self._running.process.returncode is None:
+            # os.kill rather than the transport: DetachPySpy calls this from a gate thread.
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self._running.process.pid, signal.SIGINT)
+
+    async def close(self) -> None:
+        """Detach and wait for py-spy to exit; the target is resumed if it was left stopped."""
+        self.stop()
+        running, self._running = self._running, None
+        if running is not None:
+            await self._finish(running)
+        self._resume()
+        self._tmp.cleanup()
+
+    # the collector protocol --------------------------------------------------------------
+
+    def series(self, sample: object) -> dict[str, float]:
+        if not isinstance(sample, StackSample) or not sample.windows:
+            return {}
+        last = sample.windows[-1]
+        return {"stacks.rate": last.achieved_rate, "stacks.samples": float(last.samples)}
+
+    async def collect(self) -> StackSample:
+        """Sample one window (starting the next at once) and return every window kept."""
+        if self.ended or self.detached:
+            if self._running is None:
+                await asyncio.sleep(1.0)  # nothing to sample: do not spin the runner
+                return self._sample()
+        try:
+            return await self._collect()
+        except asyncio.CancelledError:
+            await asyncio.shield(self.close())
+            raise
+
+    async def _collect(self) -> StackSample:
+        if self._running is None:
+            self._running = await self._start()
+        running = self._running
+        remaining = self.window - (time.monotonic() - running.began)
+        try:
+            await asyncio.wait_for(running.process.wait(), timeout=max(0.0, remaining))
+        except asyncio.TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                running.process.send_signal(signal.SIGINT)
+        returncode, output = await self._finish(running)
+        duration = time.monotonic() - running.began
+        self._running = None
+        resumed = self._resume()
+        gone = not alive(self.pid, self.start_ticks)
+        window_ok = returncode in (0, -signal.SIGINT) or running.path.exists()
+        if not self.detached and not gone and window_ok:
+            # The next window starts before this one is parsed, to keep the gap small.
+            self._running = await self._start()
+        if window_ok and running.path.exists():
+            text = await asyncio.to_thread(running.path.read_text, errors="replace")
+            running.path.unlink(missing_ok=True)
+            window = parse_raw(
+                text, running.started, duration, running.options.rate, running.options.gil
+            )
+            window = replace(window, errors=parse_errors(output))
+            self._add(window)
+        if gone:
+            self.ended = True
+            return self._sample(resumed)
+        if not window_ok:
+            failure = classify(self.pid, returncode, output)
+            if isinstance(failure, TargetEnded):
+                self.ended = True
+                return self._sample(resumed)
+            raise failure
+        return self._sample(resumed)
+
+    async def now(self) -> tuple[Stack, ...]:
+        """Every thread's current stack (`py-spy dump --json`, nonblocking unless the
+        sampler is in blocking mode)."""
+        exe = find_pyspy(self.pyspy)
+        args = [exe, "dump", "--json", "--pid", str(self.pid)]
+        if not self.options.blocking:
+            args.append("--nonblocking")
+        if self.options.subprocesses:
+            args.append("--subprocesses")
+        try:
+            process = await asyncio.create_subprocess_exec(
+                *args,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
+        except FileNotFoundError as exc:
+            raise CollectorError(f"py-spy not found: {INSTALL_HINT}") from exc
+        out, err = await process.communicate()
+        self._resume()
+        if process.returncode != 0:
+            failure = classify(self.pid, process.returncode or 1, err.decode(errors="replace"))
+            if isinstance(failure, TargetEnded):
+                raise CollectorError(f"process {self.pid} has exited")
+            raise failure
+        return parse_dump(out.decode(errors="replace"))
+
+    # internals ---------------------------------------------------------------------------
+
+    async def _start(self) -> _Running:
+        exe = find_pyspy(self.pyspy)
+        self._count += 1
+        path = Path(self._tmp.name) / f"window-{self._count}.txt"
+        options = self.options
+        args = [exe, "record", "-f", "raw", "-o", str(path), "--pid", str(self.pid)]
+        args += options.args()
+        started, began = time.time(), time.monotonic()
+        try:
+            process = await asyncio.create_subprocess_exec(
+                *args,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+                start_new_session=True,  # a Ctrl-C in perftop's terminal is not py-spy's
+            )
+        except FileNotFoundError as exc:
+            raise CollectorError(f"py-spy not found at {exe}: {INSTALL_HINT}") from exc
+        except PermissionError as exc:
+            raise CollectorError(f"py-spy at {exe} is not executable: {INSTALL_HINT}") from exc
+        if self._first is None:
+            self._first = started
+        return _Running(process, path, started, began, options)
+
+    async def _finish(self, running: _Running) -> tuple[int, str]:
+        output = b""
+        if running.process.stdout is not None:
+            output = await running.process.stdout.read()
+        returncode = await running.process.wait()
+        return returncode, output.decode(errors="replace")
+
+    def _resume(self) -> bool:
+        if continue_if_stopped(self.pid, self.was_stopped):
+            self.resumed += 1
+            return True
+        return False
+
+    def _add(self, window: StackWindow) -> None:
+        self.windows.append(window)
+        self._sampled += window.duration
+        for stack, _ in window.stacks:
+            self._threads.add(stack.thread)
+
+    def _sample(self, resumed: bool = False) -> StackSample:
+        mode: Mode = "py-spy-blocking" if self.options.blocking else "py-spy"
+        wall = time.time() - self._first if self._first is not None else 0.0
+        notice = ""
+        if resumed:
+            notice = f"process {self.pid} was left stopped after a py-spy window: sent SIGCONT"
+        elif self.ended:
+            notice = f"process {self.pid} has exited; showing what was sampled before"
+        elif self.detached:
+            notice = "py-spy detached"
+        return StackSample(
+            time=time.monotonic(),
+            target=StackTarget(self.pid, self.command, mode, options=self.options.names()),
+            windows=tuple(self.windows),
+            ended=self.ended,
+            notice=notice,
+            coverage=min(1.0, self._sampled / wall) if wall > 0 else 0.0,
+            threads=tuple(sorted(self._threads)),
+            resumed=self.resumed,
+        )
