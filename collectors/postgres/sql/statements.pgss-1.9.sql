@@ -1,0 +1,8 @@
+-- pg_stat_statements 1.9 and 1.10 (PostgreSQL 14 to 16): the toplevel column (the same
+-- queryid as a top-level and as a nested statement are two entries). 1.10 adds JIT and
+-- temp I/O timing columns that perftop does not read.
+SELECT userid, dbid, queryid, toplevel,
+       calls, total_exec_time AS total_exec_ms, total_plan_time AS total_plan_ms, rows,
+       shared_blks_hit, shared_blks_read, temp_blks_written, wal_bytes::float8 AS wal_bytes,
+       NULL::timestamptz AS stats_since
+FROM pg_stat_statements(false)

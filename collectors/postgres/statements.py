@@ -1,0 +1,411 @@
+"""The statements costing the server time now: deltas of pg_stat_statements.
+
+Each tick reads the cumulative counters of every entry (`showtext := false`: no texts),
+and turns them into figures over a window:
+
+- "interval": since the previous read, divided by the time measured between the two reads
+  (the midpoint of each query's round trip, by the monotonic clock), never the nominal
+  interval;
+- "minute": the sum of the intervals of the last 60 seconds;
+- "session": the sum of every interval since perftop started (gaps excluded);
+- "reset": the cumulative counters over the time since the server's stats reset.
+
+The first read is a baseline: nothing has a rate yet, whatever its lifetime totals. After
+it, an entry that was not there at the previous read was created since (a new statement,
+or one evicted and re-created), so its counters are its work within the interval; an entry
+whose counters went down (or whose `stats_since` moved, 1.11+) was re-created and counts
+the same way. Nothing ever has a negative rate. A reset of everything
+(`pg_stat_statements_info.stats_reset` moved; before 1.9, most counters going down at once)
+and a reconnection both start over from a new baseline and say so in `notices`.
+
+Keys are (userid, dbid, queryid, toplevel). Without pg_read_all_stats the extension hides
+other users' queryids: their rows are summed per (user, database, toplevel) under
+queryid 0 with `query_hidden`. With `pg_stat_statements.track = all` nested statements are
+entries of their own, and their time is also inside their caller's: the share of time and
+the totals count top-level entries only.
+
+Texts are fetched separately, only for queryids that show up in a sample and are not cached
+yet (reading texts loads the extension's whole text file on the server).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import asyncpg
+
+from ..base import CollectorError
+from .connect import Link, Target, missing_extension
+from .queries import parse_version, sql
+from .samples import ServerInfo, StatementKey, StatementRate, StatementsSample
+
+WINDOWS = ("interval", "minute", "session", "reset")
+MINUTE = 60.0
+TEXT_RETRY = 60.0  # seconds before asking again for a text the server did not have
+MAX_TEXTS = 50_000
+
+RawKey = tuple[int, int, int, bool]  # userid, dbid, queryid (0: hidden), toplevel
+# calls, exec ms, plan ms, rows, shared hit, shared read, temp written, WAL bytes
+Counters = tuple[float, float, float, float, float, float, float, float]
+ZERO: Counters = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Read:
+    """One read of the extension, as the delta logic needs it."""
+
+    time: float  # monotonic
+    counters: Mapping[RawKey, Counters]
+    since: Mapping[RawKey, object]  # stats_since per entry (1.11+), else empty
+    stats_reset: object | None  # pg_stat_statements_info.stats_reset (1.9+)
+    hidden: bool = False  # some rows were other users' with no queryid
+
+
+def _add(a: Counters, b: Counters) -> Counters:
+    return (a[0] + b[0], a[1] + b[1], a[2] + b[2], a[3] + b[3],
+            a[4] + b[4], a[5] + b[5], a[6] + b[6], a[7] + b[7])  # fmt: skip
+
+
+def _sub(a: Counters, b: Counters) -> Counters:
+    return (a[0] - b[0], a[1] - b[1], a[2] - b[2], a[3] - b[3],
+            a[4] - b[4], a[5] - b[5], a[6] - b[6], a[7] - b[7])  # fmt: skip
+
+
+def interval_deltas(before: Read, now: Read) -> dict[RawKey, Counters]:
+    """Each entry's work between two reads of the same stats epoch; only entries that
+    changed. New and re-created entries count from zero; no delta is ever negative."""
+    deltas: dict[RawKey, Counters] = {}
+    old = before.counters
+    for key, counters in now.counters.items():
+        prior = old.get(key)
+        if prior is None:
+            delta = counters  # created since the previous read: all of it is new work
+        elif prior == counters:
+            continue
+        else:
+            delta = _sub(counters, prior)
+            recreated = now.since and now.since.get(key) != before.since.get(key)
+            if recreated or min(delta) < 0:
+                if key[2] == 0:
+                    continue  # a sum of hidden entries lost one: this interval is unknown
+                delta = counters  # evicted and re-created: it restarted from zero
+        if delta != ZERO:
+            deltas[key] = delta
+    return deltas
+
+
+def looks_reset(before: Read, now: Read) -> bool:
+    """Whether everything was reset between two reads."""
+    if now.stats_reset is not None or before.stats_reset is not None:
+        return now.stats_reset != before.stats_reset
+    # Before 1.9 nothing records a reset: most of the surviving entries went down at once.
+    common = [k for k in now.counters if k in before.counters]
+    if not common:
+        return bool(before.counters) and bool(now.counters)
+    down = sum(now.counters[k][0] < before.counters[k][0] for k in common)
+    return down * 2 > len(common)
+
+
+@dataclass(frozen=True, slots=True)
+class _Interval:
+    start: float
+    end: float
+    deltas: Mapping[RawKey, Counters]
+
+
+class Windows:
+    """Interval deltas accumulated into the four windows. Pure: fed `Read`s, no I/O."""
+
+    def __init__(self, minute: float = MINUTE) -> None:
+        self.minute = minute
+        self.last: Read | None = None
+        self.intervals: deque[_Interval] = deque()
+        self.session: dict[RawKey, Counters] = {}
+        self.session_seconds = 0.0
+
+    def rebase(self) -> None:
+        """Forget the previous read: the next one is a baseline (after a gap or a reset)."""
+        self.last = None
+
+    def feed(self, read: Read) -> _Interval | None:
+        """Add a read; return the interval it closes (None for a baseline)."""
+        before, self.last = self.last, read
+        if before is None:
+            return None
+        interval = _Interval(before.time, read.time, interval_deltas(before, read))
+        self.intervals.append(interval)
+        while self.intervals and self.intervals[0].start < read.time - self.minute - 1e-9:
+            self.intervals.popleft()
+        for key, delta in interval.deltas.items():
+            prior = self.session.get(key)
+            self.session[key] = delta if prior is None else _add(prior, delta)
+        self.session_seconds += interval.end - interval.start
+        return interval
+
+    def window(self, name: str) -> tuple[float, Mapping[RawKey, Counters]]:
+        """(measured seconds, per-entry work) for "interval", "minute" or "session"."""
+        if name == "interval":
+            if not self.intervals or self.last is None or self.intervals[-1].end != self.last.time:
+                return 0.0, {}
+            last = self.intervals[-1]
+            return last.end - last.start, last.deltas
+        if name == "minute":
+            total: dict[RawKey, Counters] = {}
+            for interval in self.intervals:
+                for key, delta in interval.deltas.items():
+                    prior = total.get(key)
+                    total[key] = delta if prior is None else _add(prior, delta)
+            return sum(i.end - i.start for i in self.intervals), total
+        if name == "session":
+            return self.session_seconds, self.session
+        raise ValueError(f"unknown window {name!r}")
+
+
+def rates(
+    seconds: float,
+    work: Mapping[RawKey, Counters],
+    cumulative: Mapping[RawKey, Counters],
+    users: Mapping[int, str],
+    databases: Mapping[int, str],
+    texts: Mapping[int, str],
+) -> tuple[tuple[StatementRate, ...], float]:
+    """StatementRates for every entry with work in the window, and the top-level ms/s."""
+    top_ms = sum(w[1] for k, w in work.items() if k[3])
+    per_s = 1.0 / seconds if seconds > 0 else 0.0
+    out = []
+    for key, w in work.items():
+        calls, ms = w[0], w[1]
+        if calls <= 0 and ms <= 0:
+            continue
+        c = cumulative.get(key, w)
+        blocks = w[4] + w[5]
+        out.append(
+            StatementRate(
+                key=StatementKey(key[0], key[1], key[2], key[3]),
+                user=users.get(key[0], str(key[0])),
+                database=databases.get(key[1], str(key[1])),
+                query=texts.get(key[2], ""),
+                query_hidden=key[2] == 0,
+                seconds=seconds,
+                calls=int(calls),
+                calls_per_s=calls * per_s,
+                total_ms=ms,
+                ms_per_s=ms * per_s,
+                share=100.0 * ms / top_ms if top_ms > 0 else 0.0,
+                mean_ms=ms / calls if calls > 0 else 0.0,
+                mean_ms_overall=c[1] / c[0] if c[0] > 0 else 0.0,
+                rows_per_s=w[3] * per_s,
+                hit_percent=100.0 * w[4] / blocks if blocks > 0 else None,
+                blks_read_per_s=w[5] * per_s,
+                temp_written_per_s=w[6] * per_s,
+                wal_bytes_per_s=w[7] * per_s,
+                plan_ms=w[2],
+            )
+        )
+    return tuple(out), top_ms * per_s
+
+
+def hidden_notice(info: ServerInfo) -> str:
+    return (
+        f'role "{info.user}" is not a member of pg_read_all_stats (or pg_monitor): other '
+        "users' statement texts and queryids are hidden; grant pg_read_all_stats to see them"
+    )
+
+
+class StatementsCollector:
+    """pg_stat_statements as figures over a chosen window (source "pg.statements")."""
+
+    source = "pg.statements"
+
+    def __init__(self, target: Target, interval: float = 1.0, window: str = "interval") -> None:
+        self.interval = interval
+        self.link = Link(target, interval)
+        self.window = window
+        self.watch: StatementKey | None = None
+        self.text_queries = 0  # how many times texts were fetched (tests, benchmarks)
+        self._windows = Windows()
+        self._texts: dict[int, str] = {}
+        self._no_text: dict[int, float] = {}  # queryid → when the server had no text for it
+        self._users: dict[int, str] = {}
+        self._databases: dict[int, str] = {}
+        self._generation = 0
+        self._dealloc: int | None = None
+        self._notified_password = False
+        self._series: tuple[StatementsSample | None, dict[str, float]] = (None, {})
+
+    @property
+    def window(self) -> str:
+        return self._window
+
+    @window.setter
+    def window(self, name: str) -> None:
+        if name not in WINDOWS:
+            raise ValueError(f"window must be one of {', '.join(WINDOWS)}, not {name!r}")
+        self._window = name
+
+    @property
+    def info(self) -> ServerInfo | None:
+        return self.link.info
+
+    async def close(self) -> None:
+        await self.link.close()
+
+    async def _fetch(self, query: str, *args: object) -> tuple[float, list[asyncpg.Record]]:
+        started = time.monotonic()
+        rows = await self.link.fetch(query, *args)
+        return (started + time.monotonic()) / 2, rows
+
+    async def collect(self) -> StatementsSample:
+        await self.link.connect()
+        info = self.link.info
+        assert info is not None
+        notices: list[str] = []
+        if self.link.target.notice and not self._notified_password:
+            notices.append(self.link.target.notice)
+            self._notified_password = True
+        if info.pgss_version is None or not info.pgss_preloaded:
+            raise CollectorError(missing_extension(info, self.link.preload))
+        version = parse_version(info.pgss_version)
+        if self.link.generation != self._generation:
+            if self._generation and self.link.lost_at is not None:
+                gap = time.monotonic() - self.link.lost_at
+                notices.append(
+                    f"reconnected after {gap:.0f} s without data: no rates across the gap"
+                )
+            self._generation = self.link.generation
+            self.link.lost_at = None
+            self._windows.rebase()
+        try:
+            _, info_rows = await self._fetch(sql("info", "pgss", version))
+            now, rows = await self._fetch(sql("statements", "pgss", version))
+        except CollectorError as exc:
+            if "shared_preload_libraries" in str(exc):
+                raise CollectorError(missing_extension(info, self.link.preload)) from None
+            raise
+        meta = info_rows[0]
+        read = self._read(now, rows, meta["stats_reset"])
+        before = self._windows.last
+        if before is not None and looks_reset(before, read):
+            notices.append("pg_stat_statements was reset on the server: figures start over")
+            self._windows.rebase()
+            reset_seen = True
+        else:
+            reset_seen = False
+        dealloc = meta["dealloc"]
+        if self._dealloc is not None and dealloc is not None and dealloc > self._dealloc:
+            notices.append(
+                f"{dealloc - self._dealloc} entries were evicted since the previous read "
+                "(raise pg_stat_statements.max): their figures restart"
+            )
+        self._dealloc = dealloc
+        interval = self._windows.feed(read)
+        if not info.can_read_all_stats:
+            notices.append(hidden_notice(info))
+
+        if self.window == "reset":
+            started = meta["stats_reset"] or meta["server_start"]
+            seconds = max(0.0, (meta["now"] - started).total_seconds())
+            work: Mapping[RawKey, Counters] = read.counters
+            if meta["stats_reset"] is None:
+                notices.append(
+                    f"pg_stat_statements {info.pgss_version} does not record its last reset: "
+                    "counting from the server's start"
+                )
+        else:
+            seconds, work = self._windows.window(self.window)
+        await self._names(k for k in work)
+        await self._fetch_texts(k[2] for k, w in work.items() if w[0] > 0 or w[1] > 0)
+        statements, total = rates(
+            seconds, work, read.counters, self._users, self._databases, self._texts
+        )
+        sample = StatementsSample(
+            time=now,
+            window=self.window,
+            seconds=seconds,
+            statements=statements,
+            total_ms_per_s=total,
+            reset_seen=reset_seen,
+            dealloc=dealloc,
+            notices=tuple(notices),
+        )
+        self._series = (sample, self._interval_series(interval))
+        return sample
+
+    def _read(self, now: float, rows: list[asyncpg.Record], stats_reset: object) -> Read:
+        counters: dict[RawKey, Counters] = {}
+        since: dict[RawKey, object] = {}
+        hidden = False
+        for r in rows:
+            queryid = r[2]
+            if queryid is None:
+                hidden = True
+                queryid = 0
+            key = (r[0], r[1], queryid, r[3])
+            values: Counters = (float(r[4]), r[5], r[6], float(r[7]), float(r[8]),
+                                float(r[9]), float(r[10]), r[11])  # fmt: skip
+            if queryid == 0 and key in counters:
+                values = _add(counters[key], values)
+            counters[key] = values
+            if r[12] is not None:
+                since[key] = r[12]
+        return Read(now, counters, since, stats_reset, hidden)
+
+    async def _names(self, keys: Iterable[RawKey]) -> None:
+        missing = any(k[0] not in self._users or k[1] not in self._databases for k in keys)
+        if not missing:
+            return
+        for kind, oid, name in await self.link.fetch(sql("names")):
+            (self._users if kind == "u" else self._databases)[oid] = name
+
+    async def _fetch_texts(self, queryids: Iterable[int]) -> None:
+        now = time.monotonic()
+        wanted = {
+            q
+            for q in queryids
+            if q != 0
+            and q not in self._texts
+            and now - self._no_text.get(q, now - TEXT_RETRY) >= TEXT_RETRY
+        }
+        if not wanted:
+            return
+        info = self.link.info
+        assert info is not None and info.pgss_version is not None
+        query = sql("texts", "pgss", parse_version(info.pgss_version))
+        self.text_queries += 1
+        rows = await self.link.fetch(query, list(wanted))
+        if len(self._texts) + len(rows) > MAX_TEXTS:
+            self._texts.clear()
+        for queryid, text in rows:
+            self._texts[queryid] = text
+            wanted.discard(queryid)
+        for queryid in wanted:
+            self._no_text[queryid] = now
+
+    def _interval_series(self, interval: _Interval | None) -> dict[str, float]:
+        if interval is None:
+            return {}  # a baseline: no point (a gap in the history rather than a false 0)
+        seconds = interval.end - interval.start
+        if seconds <= 0:
+            return {}
+        top = [d for k, d in interval.deltas.items() if k[3]]
+        series = {
+            "pg.ms_per_s": sum(d[1] for d in top) / seconds,
+            "pg.calls_per_s": sum(d[0] for d in top) / seconds,
+        }
+        watch = self.watch
+        if watch is not None:
+            key = (watch.userid, watch.dbid, watch.queryid, watch.toplevel)
+            d = interval.deltas.get(key, ZERO)
+            series["pg.watch.ms_per_s"] = d[1] / seconds
+            series["pg.watch.calls_per_s"] = d[0] / seconds
+            series["pg.watch.mean_ms"] = d[1] / d[0] if d[0] > 0 else 0.0
+            series["pg.watch.rows_per_s"] = d[3] / seconds
+        return series
+
+    def series(self, sample: object) -> Mapping[str, float]:
+        """Per-interval totals (and the watched statement's), whatever the window."""
+        latest, series = self._series
+        return series if sample is latest else {}
