@@ -1,0 +1,103 @@
+"""The stack section of `perftop snapshot --json --pid PID --approve attach --seconds N`.
+
+Attaching goes through the gate like in the TUI (headless, the gate's `ask` is the
+`--approve attach` flag); the sampler then runs for N seconds of windows into a `Store`,
+detaches (also through the gate), and the section is built from the store:
+
+    {"pid": 1234, "command": "<redacted>", "mode": "py-spy", "options": ["100 Hz", ...],
+     "seconds": 5.1, "samples": 510, "requested_rate": 100.0, "achieved_rate": 99.2,
+     "coverage": 0.99, "ended": false, "notice": "", "resumed": 0,
+     "threads": [{"name": "MainThread", "thread_id": 12, "samples": 510, "idle": 0}],
+     "top_own": [{"name": "burn_cpu", "file": "burn.py", "own": 500, "total": 500,
+                  "own_percent": 98.0, "total_percent": 98.0}, ...],      # at most 20
+     "top_total": [...],
+     "error": null}
+
+On refusal or failure every number is absent and "error" says why.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import pwd
+from pathlib import Path
+
+from ...actions.gate import Gate
+from ...actions.process import ProcessTarget, read_start_time
+from ...actions.stacks import AttachPySpy, DetachPySpy
+from ...redact import redact
+from ...store import Store
+from ..base import tick
+from .model import StackSample
+from .profile import merge
+
+TOP = 20
+
+
+def section(sample: StackSample | None, status_message: str = "") -> dict[str, object]:
+    """The stack section from the sampler's latest sample (None: `status_message` says why)."""
+    if sample is None:
+        return {"error": status_message or "no stack samples"}
+    profile = merge(sample.windows)
+    return {
+        "pid": sample.target.pid,
+        "command": redact(sample.target.command),
+        "mode": sample.target.mode,
+        "options": list(sample.target.options),
+        "seconds": profile.sampled,
+        "samples": profile.samples,
+        "requested_rate": profile.requested_rate,
+        "achieved_rate": profile.achieved_rate,
+        "coverage": profile.coverage,
+        "ended": sample.ended,
+        "notice": sample.notice,
+        "resumed": sample.resumed,
+        "threads": [dataclasses.asdict(t) for t in profile.threads],
+        "top_own": [dataclasses.asdict(s) for s in profile.top_functions("own", TOP)],
+        "top_total": [dataclasses.asdict(s) for s in profile.top_functions("total", TOP)],
+        "error": None,
+    }
+
+
+def _target(pid: int) -> ProcessTarget:
+    try:
+        start = read_start_time(pid)
+        name = Path(f"/proc/{pid}/comm").read_text().strip()
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        start, name, raw = 0, "", b""
+    cmdline = raw.rstrip(b"\0").replace(b"\0", b" ").decode(errors="replace")
+    try:
+        user = pwd.getpwuid(os.stat(f"/proc/{pid}").st_uid).pw_name
+    except (OSError, KeyError):
+        user = "?"
+    return ProcessTarget(pid, start, name, cmdline, user)
+
+
+async def stacks_section(
+    pid: int,
+    seconds: float,
+    rate: int = 100,
+    *,
+    gate: Gate,
+    window: float = 1.0,
+    pyspy: str | None = None,
+) -> dict[str, object]:
+    """Attach (through `gate`), sample `seconds` of windows, detach; the section."""
+    attach = AttachPySpy(_target(pid), rate=rate, pyspy=pyspy)
+    outcome = await gate.request(attach)
+    if not outcome.ok:
+        return {"pid": pid, "error": outcome.error or "attaching py-spy was declined"}
+    sampler = attach.sampler(window=window)
+    store = Store(history_len=2)
+    try:
+        for _ in range(max(1, math.ceil(seconds / window))):
+            if not await tick(sampler, store) or sampler.ended:
+                break
+    finally:
+        await gate.request(DetachPySpy(sampler))
+        await sampler.close()
+    sample = store.latest(sampler.source, StackSample)
+    return section(sample, store.status(sampler.source).message)
