@@ -232,3 +232,197 @@ def filled_store() -> Store:
     store = filled()
     store.put("processes", process_sample())
     return store
+
+
+# PostgreSQL ---------------------------------------------------------------------------------
+
+import dataclasses  # noqa: E402 - the PostgreSQL builders were added after the rest
+
+from perftop.collectors.postgres.samples import (  # noqa: E402
+    ActivitySample,
+    Backend,
+    ServerInfo,
+    StatementKey,
+    StatementRate,
+    StatementsSample,
+)
+
+HOSTILE_SQL = "SELECT '[red]x[/red]' \x1b[31m"
+
+
+def pg_server(**changes: Any) -> ServerInfo:
+    """A PostgreSQL 15 server seen by a pg_monitor role, its DSN already masked."""
+    server = ServerInfo(
+        version="15.18",
+        version_num=150018,
+        pgss_version="1.10",
+        pgss_preloaded=True,
+        user="perftop",
+        database="shop",
+        can_read_all_stats=True,
+        dsn_display="postgresql://perftop:****@db.internal:5432/shop",
+    )
+    return dataclasses.replace(server, **changes)
+
+
+def statement(
+    queryid: int,
+    query: str,
+    *,
+    user: str = "app",
+    database: str = "shop",
+    userid: int = 10,
+    dbid: int = 5,
+    calls: int = 100,
+    ms: float = 100.0,
+    mean_overall: float = 1.0,
+    rows: float = 1.0,
+    hit: float | None = 99.0,
+    read: float = 0.0,
+    temp: float = 0.0,
+    wal: float = 0.0,
+    plan: float = 0.0,
+    seconds: float = 2.0,
+    hidden: bool = False,
+    share: float = 0.0,
+    toplevel: bool = True,
+) -> StatementRate:
+    """One statement's figures over a `seconds` window (`ms` of execution in it)."""
+    return StatementRate(
+        key=StatementKey(userid, dbid, queryid, toplevel),
+        user=user,
+        database=database,
+        query=query,
+        query_hidden=hidden,
+        seconds=seconds,
+        calls=calls,
+        calls_per_s=calls / seconds,
+        total_ms=ms,
+        ms_per_s=ms / seconds,
+        share=share,
+        mean_ms=ms / calls if calls else 0.0,
+        mean_ms_overall=mean_overall,
+        rows_per_s=rows,
+        hit_percent=hit,
+        blks_read_per_s=read,
+        temp_written_per_s=temp,
+        wal_bytes_per_s=wal,
+        plan_ms=plan,
+    )
+
+
+def fixed_statements() -> tuple[StatementRate, ...]:
+    """Eight statements whose figures each put them in a different order."""
+    rates = (
+        statement(101, "SELECT * FROM orders WHERE id = $1", calls=4000, ms=800.0,
+                  mean_overall=0.3, rows=2000.0, hit=99.9, read=1.0, wal=0.0, plan=12.0),
+        statement(102, "UPDATE stock SET qty = qty - $1 WHERE sku = $2", calls=600, ms=1500.0,
+                  mean_overall=2.2, rows=300.0, hit=97.5, read=15.0, wal=2_500_000.0),
+        statement(103, "SELECT customer_id, sum(total) FROM orders GROUP BY 1 ORDER BY 2 DESC",
+                  user="report", userid=11, database="analytics", dbid=6, calls=2, ms=2600.0,
+                  mean_overall=1400.0, rows=5.0, hit=62.0, read=900.0, temp=350.0),
+        statement(104, HOSTILE_SQL, calls=10, ms=5.0, mean_overall=0.6, rows=40.0, hit=None),
+        statement(105, "", user="postgres", userid=12, calls=50, ms=60.0, mean_overall=1.1,
+                  rows=25.0, hit=88.0, read=3.0, wal=1000.0, hidden=True),
+        statement(106, "INSERT INTO audit (at, who, what)\n  VALUES ($1, $2, $3)", calls=300,
+                  ms=90.0, mean_overall=0.25, rows=150.0, hit=99.0, wal=80_000.0, plan=1.5),
+        statement(101, "SELECT * FROM orders WHERE id = $1", user="report", userid=11,
+                  calls=20, ms=7.0, mean_overall=0.35, rows=10.0, hit=100.0),
+        statement(107, "VACUUM ANALYZE orders", database="analytics", dbid=6, calls=0, ms=0.0,
+                  mean_overall=5000.0, rows=0.0, hit=None, toplevel=False),
+    )  # fmt: skip
+    total = sum(r.total_ms for r in rates)
+    return tuple(dataclasses.replace(r, share=100.0 * r.total_ms / total) for r in rates)
+
+
+def statements_sample(
+    rates: tuple[StatementRate, ...] | None = None, window: str = "interval", **changes: Any
+) -> StatementsSample:
+    rates = fixed_statements() if rates is None else rates
+    seconds = rates[0].seconds if rates else 2.0
+    return StatementsSample(
+        time=100.0,
+        window=window,
+        seconds=seconds,
+        statements=rates,
+        total_ms_per_s=sum(r.ms_per_s for r in rates),
+        **changes,
+    )
+
+
+def backend(
+    pid: int,
+    state: str = "active",
+    query: str = "SELECT 1",
+    *,
+    user: str = "app",
+    database: str = "shop",
+    client: str = "10.0.0.5:51234",
+    application: str = "web",
+    backend_type: str = "client backend",
+    query_seconds: float | None = 0.5,
+    xact_seconds: float | None = 0.5,
+    state_seconds: float | None = 0.5,
+    wait: tuple[str, str] = ("", ""),
+    blocked_by: tuple[int, ...] = (),
+    hidden: bool = False,
+) -> Backend:
+    return Backend(
+        pid=pid,
+        database=database,
+        user=user,
+        client=client,
+        application=application,
+        backend_type=backend_type,
+        state=state,
+        query_seconds=query_seconds,
+        xact_seconds=xact_seconds,
+        state_seconds=state_seconds,
+        wait_event_type=wait[0],
+        wait_event=wait[1],
+        query=query,
+        query_hidden=hidden,
+        blocked_by=blocked_by,
+    )
+
+
+def fixed_backends() -> tuple[Backend, ...]:
+    """A blocking chain 300 ← 301 ← 302, idle-in-transaction backends, two workers."""
+    return (
+        backend(300, "idle in transaction", "UPDATE stock SET qty = 0 WHERE sku = 'a'",
+                query_seconds=95.0, xact_seconds=96.0, state_seconds=90.0),
+        backend(301, "active", "UPDATE stock SET qty = 1 WHERE sku = 'a'",
+                query_seconds=40.0, xact_seconds=40.0, wait=("Lock", "transactionid"),
+                blocked_by=(300,)),
+        backend(302, "active", "DELETE FROM stock WHERE sku = 'a'", user="report",
+                query_seconds=20.0, xact_seconds=21.0, wait=("Lock", "tuple"),
+                blocked_by=(301,)),
+        backend(303, "idle in transaction", "SELECT * FROM orders", application="psql",
+                client="local", query_seconds=12.0, xact_seconds=15.0, state_seconds=12.0),
+        backend(304, "active", HOSTILE_SQL, application="[b]app\x1b]0;t\x07",
+                query_seconds=1.5, xact_seconds=1.5),
+        backend(305, "idle", "COMMIT", query_seconds=None, xact_seconds=None,
+                state_seconds=300.0, wait=("Client", "ClientRead")),
+        backend(306, "active", "", user="postgres", hidden=True, query_seconds=3.0),
+        backend(400, "active", "autovacuum: VACUUM public.orders", user="postgres",
+                client="", application="", backend_type="autovacuum worker",
+                query_seconds=30.0, xact_seconds=30.0),
+        backend(401, "", "", user="postgres", database="", client="", application="",
+                backend_type="logical replication launcher", query_seconds=None,
+                xact_seconds=None, state_seconds=None, wait=("Activity", "LogicalLauncherMain")),
+    )  # fmt: skip
+
+
+def activity_sample(backends: tuple[Backend, ...] | None = None, **changes: Any) -> ActivitySample:
+    return ActivitySample(
+        time=100.0, backends=fixed_backends() if backends is None else backends, **changes
+    )
+
+
+def pg_store(**server_changes: Any) -> Store:
+    """A store with the server, statements and activity sources all ok."""
+    store = Store()
+    store.put("pg.server", pg_server(**server_changes))
+    store.put("pg.statements", statements_sample())
+    store.put("pg.activity", activity_sample())
+    return store

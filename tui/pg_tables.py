@@ -1,0 +1,421 @@
+"""The two PostgreSQL tables: statements (pg_stat_statements rates) and activity.
+
+Both draw with the line API (`LineTable`): only visible lines are formatted, so 5,000
+statements cost what a screenful costs. Figures are formatted here, never in the collector;
+SQL, database, user, client and application names are untrusted and shown literally.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterable
+from typing import ClassVar
+
+from ..collectors.postgres.samples import Backend, StatementKey, StatementRate
+from .line_table import Column, LineTable, one_line
+from .text import neutralise
+from .units import fmt_bytes, fmt_count, fmt_duration, fmt_ms
+
+IDLE_XACT_WARNING = 5.0
+"""Seconds "idle in transaction" after which a backend stands out ($warning)."""
+IDLE_XACT_ERROR = 60.0
+"""... and after which it is an error ($error): it holds locks and blocks vacuum."""
+
+HIDDEN_QUERY = "<insufficient privilege>"
+NOT_FETCHED = "<text not fetched yet>"
+
+
+def figure(value: float) -> str:
+    """A rate or a count in a few cells: 0, 0.4, 12, 950, 1.2k, 35k."""
+    if value == 0:
+        return "0"
+    if value < 9.95:
+        return f"{value:.1f}"
+    if value < 999.5:
+        return f"{value:.0f}"
+    return fmt_count(value)
+
+
+def seconds_text(seconds: float | None) -> str:
+    """How long something has run: 0.3s, 9.9s, 45s, 3m20s, 2h05m; blank when unknown."""
+    if seconds is None or seconds < 0:
+        return ""
+    if seconds < 9.95:
+        return f"{seconds:.1f}s"
+    return fmt_duration(seconds)
+
+
+def query_line(query: str, hidden: bool) -> str:
+    """A statement's text on one line, or why it cannot be shown."""
+    if hidden:
+        return HIDDEN_QUERY
+    return one_line(query) if query.strip() else NOT_FETCHED
+
+
+# statements ---------------------------------------------------------------------------------
+
+STATEMENT_COLUMNS: tuple[Column, ...] = (
+    Column("share", "DB%", 5),
+    Column("ms_per_s", "ms/s", 6),
+    Column("calls_per_s", "calls/s", 7),
+    Column("mean_ms", "mean", 7),
+    Column("mean_ms_overall", "mean∞", 7),
+    Column("rows_per_s", "rows/s", 6),
+    Column("hit_percent", "hit%", 5),
+    Column("blks_read_per_s", "read/s", 6),
+    Column("temp_written_per_s", "temp/s", 6),
+    Column("wal_bytes_per_s", "WAL/s", 6),
+    Column("plan_ms", "plan", 6),
+    Column("database", "DATABASE", 9, False),
+    Column("user", "USER", 8, False),
+)
+STATEMENT_QUERY = Column("query", "QUERY", 0, False)
+
+STATEMENT_SORTS: dict[str, Callable[[StatementRate], float | str]] = {
+    "share": lambda r: r.share,
+    "ms_per_s": lambda r: r.ms_per_s,
+    "calls_per_s": lambda r: r.calls_per_s,
+    "mean_ms": lambda r: r.mean_ms,
+    "mean_ms_overall": lambda r: r.mean_ms_overall,
+    "rows_per_s": lambda r: r.rows_per_s,
+    "hit_percent": lambda r: -1.0 if r.hit_percent is None else r.hit_percent,
+    "blks_read_per_s": lambda r: r.blks_read_per_s,
+    "temp_written_per_s": lambda r: r.temp_written_per_s,
+    "wal_bytes_per_s": lambda r: r.wal_bytes_per_s,
+    "plan_ms": lambda r: r.plan_ms,
+    "database": lambda r: r.database.casefold(),
+    "user": lambda r: r.user.casefold(),
+    "query": lambda r: " ".join(r.query.split()).casefold(),
+}
+"""Every sort key of the statements table (the keys of its columns)."""
+
+STATEMENT_LABELS: dict[str, str] = {
+    "share": "DB% (share of database time)",
+    "ms_per_s": "ms/s (execution ms per second)",
+    "calls_per_s": "calls/s",
+    "mean_ms": "mean ms in the window",
+    "mean_ms_overall": "mean∞ (mean ms since the entry was created)",
+    "rows_per_s": "rows/s",
+    "hit_percent": "hit% (shared-buffer hits)",
+    "blks_read_per_s": "read/s (blocks read)",
+    "temp_written_per_s": "temp/s (temp blocks written: spills)",
+    "wal_bytes_per_s": "WAL/s (WAL bytes)",
+    "plan_ms": "plan (planning ms)",
+    "database": "database",
+    "user": "user",
+    "query": "query text",
+}
+
+_STATEMENT_CELLS: dict[str, Callable[[StatementRate], str]] = {
+    "share": lambda r: f"{r.share:.1f}",
+    "ms_per_s": lambda r: figure(r.ms_per_s),
+    "calls_per_s": lambda r: figure(r.calls_per_s),
+    "mean_ms": lambda r: fmt_ms(r.mean_ms) if r.calls else "",
+    "mean_ms_overall": lambda r: fmt_ms(r.mean_ms_overall),
+    "rows_per_s": lambda r: figure(r.rows_per_s),
+    "hit_percent": lambda r: "" if r.hit_percent is None else f"{r.hit_percent:.1f}",
+    "blks_read_per_s": lambda r: figure(r.blks_read_per_s),
+    "temp_written_per_s": lambda r: figure(r.temp_written_per_s),
+    "wal_bytes_per_s": lambda r: fmt_bytes(r.wal_bytes_per_s) if r.wal_bytes_per_s else "0",
+    "plan_ms": lambda r: fmt_ms(r.plan_ms) if r.plan_ms else "",
+    "database": lambda r: neutralise(r.database),
+    "user": lambda r: neutralise(r.user),
+    "query": lambda r: query_line(r.query, r.query_hidden),
+}
+
+
+def statement_matches(
+    rate: StatementRate, needle: str, database: str | None, user: str | None
+) -> bool:
+    """Whether `rate` passes the filters (`needle` already casefolded)."""
+    if database is not None and rate.database != database:
+        return False
+    if user is not None and rate.user != user:
+        return False
+    if not needle:
+        return True
+    return (
+        needle in rate.query.casefold()
+        or needle in rate.database.casefold()
+        or needle in rate.user.casefold()
+        or needle in str(rate.key.queryid)
+    )
+
+
+def sort_statements(rates: Iterable[StatementRate], key: str, reverse: bool) -> list[StatementRate]:
+    """`rates` ordered by a sort key; ties in pg_stat_statements' key order, so stable."""
+    value = STATEMENT_SORTS[key]
+    return sorted(rates, key=lambda r: (value(r), r.key), reverse=reverse)
+
+
+class StatementsTable(LineTable[StatementRate]):
+    """pg_stat_statements over the chosen window, one statement a line."""
+
+    COLUMNS = STATEMENT_COLUMNS
+    LAST = STATEMENT_QUERY
+    # At 80 columns: DB% ms/s calls/s mean hit% temp/s DATABASE and 20+ cells of QUERY.
+    HIDE_ORDER = (
+        frozenset(("plan_ms",)),
+        frozenset(("mean_ms_overall",)),
+        frozenset(("wal_bytes_per_s",)),
+        frozenset(("blks_read_per_s",)),
+        frozenset(("user",)),
+        frozenset(("rows_per_s",)),
+    )
+    MIN_LAST = 24
+    ASCENDING: ClassVar[frozenset[str]] = frozenset(("database", "user", "query"))
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(sort="ms_per_s", reverse=True, id=id)
+        self.statements: tuple[StatementRate, ...] = ()
+        self.filter_text = ""
+        self.database: str | None = None
+        self.user: str | None = None
+
+    def update(self, statements: tuple[StatementRate, ...]) -> None:
+        """Show a new sample's statements: filter and sort once."""
+        self.statements = statements
+        self.rebuild()
+
+    def set_filter(
+        self, text: str | None = None, database: str | None = "", user: str | None = ""
+    ) -> None:
+        """Change the text filter and/or the database and user (None: all; "": unchanged)."""
+        if text is not None:
+            self.filter_text = text
+        if database != "":
+            self.database = database
+        if user != "":
+            self.user = user
+        self.rebuild()
+
+    def identity(self, row: StatementRate) -> Hashable:
+        return row.key
+
+    def order(self) -> tuple[tuple[StatementRate | str, ...], tuple[str, ...]]:
+        needle = self.filter_text.casefold()
+        rows: Iterable[StatementRate] = self.statements
+        if needle or self.database is not None or self.user is not None:
+            rows = [r for r in rows if statement_matches(r, needle, self.database, self.user)]
+        return tuple(sort_statements(rows, self.sort_key, self.reverse)), ()
+
+    def cell(self, row: StatementRate, key: str) -> tuple[str, str]:
+        text = _STATEMENT_CELLS[key](row)
+        if key == "temp_written_per_s" and row.temp_written_per_s > 0:
+            return text, "line-table--warning"  # it spills to disk: work_mem is too small
+        if key == "query" and (row.query_hidden or not row.query.strip()):
+            return text, "line-table--muted"
+        return text, ""
+
+    def empty_text(self) -> str:
+        if self.statements:
+            return "no statement matches the filter"
+        return "no statement ran in this window"
+
+    def keys_shown(self) -> tuple[StatementKey, ...]:
+        return tuple(r.key for r in self.rows_shown if isinstance(r, StatementRate))
+
+
+# activity ----------------------------------------------------------------------------------
+
+ACTIVITY_COLUMNS: tuple[Column, ...] = (
+    Column("pid", "PID", 7),
+    Column("database", "DATABASE", 9, False),
+    Column("user", "USER", 8, False),
+    Column("client", "CLIENT", 15, False),
+    Column("application", "APP", 10, False),
+    Column("state", "STATE", 13, False),
+    Column("query_seconds", "QUERY", 6),
+    Column("xact_seconds", "XACT", 6),
+    Column("wait", "WAIT", 18, False),
+)
+ACTIVITY_QUERY = Column("query", "QUERY TEXT", 0, False)
+
+STATES = {
+    "idle in transaction": "idle in xact",
+    "idle in transaction (aborted)": "idle xact abrt",
+    "fastpath function call": "fastpath",
+}
+
+
+def _none_last(value: float | None) -> float:
+    return -1.0 if value is None else value
+
+
+ACTIVITY_SORTS: dict[str, Callable[[Backend], float | str]] = {
+    "pid": lambda b: b.pid,
+    "database": lambda b: b.database.casefold(),
+    "user": lambda b: b.user.casefold(),
+    "client": lambda b: b.client,
+    "application": lambda b: b.application.casefold(),
+    "state": lambda b: b.state,
+    "query_seconds": lambda b: _none_last(b.query_seconds),
+    "xact_seconds": lambda b: _none_last(b.xact_seconds),
+    "wait": lambda b: f"{b.wait_event_type}:{b.wait_event}",
+    "query": lambda b: " ".join(b.query.split()).casefold(),
+}
+
+
+def idle_in_transaction(backend: Backend) -> float | None:
+    """Seconds a backend has sat idle inside a transaction, or None when it is not."""
+    if not backend.state.startswith("idle in transaction"):
+        return None
+    seconds = backend.state_seconds if backend.state_seconds is not None else backend.xact_seconds
+    return seconds or 0.0
+
+
+def idle_class(backend: Backend) -> str:
+    """The component class of an idle-in-transaction backend's state: by how long."""
+    idle = idle_in_transaction(backend)
+    if idle is None or idle <= IDLE_XACT_WARNING:
+        return ""
+    return "line-table--error" if idle > IDLE_XACT_ERROR else "line-table--warning"
+
+
+def blocking_order(backends: Iterable[Backend]) -> tuple[tuple[Backend, int, bool], ...]:
+    """Backends as blocking trees: (backend, depth, involved in blocking).
+
+    Root blockers (blocking others, blocked by nobody shown) come first, each followed by
+    the backends it blocks, depth first, in the order given; a backend blocked by several is
+    shown under the first of them. Members of a cycle (a deadlock before the server breaks
+    it) start at the first one met. Backends outside any blocking relation follow, in order.
+    """
+    backends = tuple(backends)
+    by_pid = {b.pid: b for b in backends}
+    children: dict[int, list[Backend]] = {}
+    blocked: set[int] = set()
+    for b in backends:
+        blockers = [pid for pid in b.blocked_by if pid in by_pid and pid != b.pid]
+        if blockers:
+            blocked.add(b.pid)
+            children.setdefault(blockers[0], []).append(b)
+    order: list[tuple[Backend, int, bool]] = []
+    seen: set[int] = set()
+
+    def walk(root: Backend) -> None:
+        stack = [(root, 0)]
+        while stack:
+            backend, depth = stack.pop()
+            if backend.pid in seen:
+                continue
+            seen.add(backend.pid)
+            order.append((backend, depth, True))
+            stack.extend((c, depth + 1) for c in reversed(children.get(backend.pid, ())))
+
+    for b in backends:
+        if b.pid in children and b.pid not in blocked:
+            walk(b)
+    for b in backends:  # cycles: nobody in them is a root
+        if (b.pid in children or b.pid in blocked) and b.pid not in seen:
+            walk(b)
+    order.extend((b, 0, False) for b in backends if b.pid not in seen)
+    return tuple(order)
+
+
+def _guide(depth: int) -> str:
+    return "" if depth == 0 else "   " * (depth - 1) + "└─ "
+
+
+class ActivityTable(LineTable[Backend]):
+    """pg_stat_activity: client backends, then background workers in their own section."""
+
+    COLUMNS = ACTIVITY_COLUMNS
+    LAST = ACTIVITY_QUERY
+    HIDE_ORDER = (
+        frozenset(("application",)),
+        frozenset(("client",)),
+        frozenset(("xact_seconds",)),
+        frozenset(("user",)),
+    )
+    MIN_LAST = 20
+    ASCENDING: ClassVar[frozenset[str]] = frozenset(
+        ("pid", "database", "user", "client", "application", "state", "wait", "query")
+    )
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(sort="query_seconds", reverse=True, id=id)
+        self.backends: tuple[Backend, ...] = ()
+        self.blocking_tree = False
+        self.show_workers = True
+        self.filter_text = ""
+
+    def update(self, backends: tuple[Backend, ...]) -> None:
+        self.backends = backends
+        self.rebuild()
+
+    def toggle_tree(self) -> None:
+        self.blocking_tree = not self.blocking_tree
+        self.rebuild()
+
+    def toggle_workers(self) -> None:
+        self.show_workers = not self.show_workers
+        self.rebuild()
+
+    def set_filter(self, text: str) -> None:
+        self.filter_text = text
+        self.rebuild()
+
+    def identity(self, row: Backend) -> Hashable:
+        return row.pid
+
+    def _matches(self, b: Backend, needle: str) -> bool:
+        return any(
+            needle in field.casefold()
+            for field in (str(b.pid), b.database, b.user, b.application, b.client, b.query)
+        )
+
+    def order(self) -> tuple[tuple[Backend | str, ...], tuple[str, ...]]:
+        needle = self.filter_text.casefold()
+        backends = [b for b in self.backends if not needle or self._matches(b, needle)]
+        value = ACTIVITY_SORTS[self.sort_key]
+        backends.sort(key=lambda b: (value(b), b.pid), reverse=self.reverse)
+        rows: list[Backend | str] = []
+        guides: list[str] = []
+        workers: list[Backend] = []
+        if self.blocking_tree:
+            for backend, depth, involved in blocking_order(backends):
+                if involved or backend.is_client:
+                    rows.append(backend)
+                    guides.append(_guide(depth))
+                else:
+                    workers.append(backend)
+        else:
+            rows = [b for b in backends if b.is_client]
+            guides = [""] * len(rows)
+            workers = [b for b in backends if not b.is_client]
+        if workers:
+            shown = "" if self.show_workers else " hidden (g shows them)"
+            rows.append(f"── background workers ({len(workers)}){shown} ──")
+            guides.append("")
+            if self.show_workers:
+                rows.extend(workers)
+                guides.extend([""] * len(workers))
+        return tuple(rows), tuple(guides) if any(guides) else ()
+
+    def cell(self, row: Backend, key: str) -> tuple[str, str]:
+        if key == "pid":
+            return str(row.pid), ""
+        if key == "database":
+            return neutralise(row.database), ""
+        if key == "user":
+            return neutralise(row.user), ""
+        if key == "client":
+            return neutralise(row.client), ""
+        if key == "application":
+            if row.application or row.is_client:
+                return neutralise(row.application), ""
+            return neutralise(row.backend_type), "line-table--muted"
+        if key == "state":
+            return neutralise(STATES.get(row.state, row.state)), idle_class(row)
+        if key == "query_seconds":
+            return seconds_text(row.query_seconds if row.state == "active" else None), ""
+        if key == "xact_seconds":
+            return seconds_text(row.xact_seconds), idle_class(row)
+        if key == "wait":
+            wait = f"{row.wait_event_type}:{row.wait_event}" if row.wait_event_type else ""
+            return neutralise(wait), "line-table--warning" if row.blocked_by else ""
+        hidden = row.query_hidden or not row.query.strip()
+        text = HIDDEN_QUERY if row.query_hidden else one_line(row.query)
+        return text, "line-table--muted" if hidden or row.state.startswith("idle") else ""
+
+    def empty_text(self) -> str:
+        return "no backend matches the filter" if self.backends else "no backend"
