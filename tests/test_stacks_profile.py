@@ -107,8 +107,22 @@ def test_icicle_shares_the_parent_width() -> None:
         (60, 30, "recurse"),
     ]
     assert len(rows) == 4  # main, recurse ×3
-    narrow = icicle_rows(tree, 8)  # sleeper gets 0.8 column: dropped with its subtree
-    assert [c.frame.name for c in narrow[0]] == ["main"]
+    a, b, c = Frame("a", "x.py"), Frame("b", "x.py"), Frame("c", "x.py")
+    small = window(
+        0.0,
+        [
+            (Stack("T", 1, (MAIN, a)), 98),
+            (Stack("T", 1, (MAIN, b, BURN)), 1),
+            (Stack("T", 1, (MAIN, c)), 1),
+        ],
+    )
+    narrow = icicle_rows(merge([small]).call_tree(), 10)
+    # b's share is 0.1 column: dropped with what is below it; c ends the row.
+    assert [(x.start, x.width, x.frame.name) for x in narrow[1]] == [(0, 9, "a"), (9, 1, "c")]
+    assert len(narrow) == 2
+    assert [x.frame.name for x in icicle_rows(merge([small]).call_tree(), 10, min_width=2)[1]] == [
+        "a"
+    ]
     zoomed = icicle_rows(tree.children[0].children[1], 40)
     assert [(c.start, c.width) for c in zoomed[0]] == [(0, 40)] and len(zoomed) == 3
 
