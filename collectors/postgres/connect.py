@@ -312,10 +312,11 @@ class Link:
 
     async def connect(self) -> asyncpg.Connection:
         """The open connection, opening one if there is none."""
-        if self._conn is None or self._conn.is_closed():
-            if self._conn is not None and self.lost_at is None:
-                self.lost_at = time.monotonic()
-            self._conn = None
+        if self._conn is not None and self._conn.is_closed():
+            # Closed under us (a restart, a terminate): say so once, reconnect next tick.
+            self.drop()
+            raise CollectorError(f"connection to {self.target.where} lost; reconnecting")
+        if self._conn is None:
             self._conn = await self._open()
         return self._conn
 
