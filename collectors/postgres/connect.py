@@ -182,11 +182,16 @@ def statement_timeout_ms(interval: float) -> int:
     return max(100, int(interval * 800))
 
 
-def _explain(exc: BaseException, target: Target, user: str | None = None) -> CollectorError:
+def _explain(exc: BaseException, target: Target, connecting: bool = False) -> CollectorError:
     """One line for a person, from any failure to connect or query."""
     where = target.where
     if isinstance(exc, CollectorError):
         return exc
+    if connecting and isinstance(exc, OSError) and not isinstance(exc, TimeoutError):
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        return CollectorError(f"cannot reach PostgreSQL at {where}: {reason}")
+    if connecting and isinstance(exc, TimeoutError | asyncio.TimeoutError):
+        return CollectorError(f"cannot reach PostgreSQL at {where}: no answer (timed out)")
     if isinstance(exc, asyncpg.InvalidPasswordError):
         return CollectorError(f"{exc} at {where} (check ~/.pgpass or PGPASSWORD)")
     if isinstance(exc, asyncpg.InvalidCatalogNameError):
@@ -287,7 +292,7 @@ class Link:
                 **self.target.params,
             )
         except Exception as exc:  # noqa: BLE001 - every failure becomes one line
-            raise _explain(exc, self.target) from None
+            raise _explain(exc, self.target, connecting=True) from None
         try:
             row = await conn.fetchrow(sql("server"))
             assert row is not None

@@ -1,12 +1,14 @@
 -- Who and where we are, the extension's version in this database (it follows
--- the extension, not the server), whether its library is loaded (its settings only exist
--- then; shared_preload_libraries itself is hidden from non-superusers), and the role's
+-- the extension, not the server), whether its library is loaded (only then are its settings
+-- in pg_settings: a placeholder left in postgresql.conf is not; shared_preload_libraries
+-- itself is hidden from non-superusers), and the role's
 -- privileges to see other users' statistics.
 SELECT current_setting('server_version') AS version,
        current_setting('server_version_num')::int AS version_num,
        (SELECT extversion FROM pg_extension WHERE extname = 'pg_stat_statements')
            AS pgss_version,
-       current_setting('pg_stat_statements.max', true) IS NOT NULL AS pgss_preloaded,
+       EXISTS (SELECT 1 FROM pg_settings WHERE name = 'pg_stat_statements.max')
+           AS pgss_preloaded,
        current_user::text AS "user",
        current_database()::text AS database,
        (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS superuser,
