@@ -1,0 +1,861 @@
+"""The Stacks pane: which Python functions take the time in one process, live.
+
+The app pushes a `StacksScreen` and calls `show(store)` on store changes; the screen reads
+the "stacks" source (a `StackSample`: the history of sampling windows) and its status, and
+shows one of three views of the selected span, thread and options:
+
+- **Top**: functions by own time (they were running) or total time (anywhere on the stack);
+- **Tree**: the call tree, hottest path expanded, labelled with total % and own %;
+- **Icicle**: the tree as rows of boxes, callers on top (icicle.py).
+
+Aggregation is `collectors/stacks/profile.py`'s: the screen selects windows, merges them
+and builds the tree once per new sample or changed filter, and only the visible view is
+redrawn (the others catch up when shown). Enter drills into a frame in the tree or the
+icicle; the drill is a path of functions shared by all three views (the top table then
+ranks the functions under that frame, as % of its samples), so it survives each refresh.
+
+Keys (ids `stacks.*`, remappable): `v` view, `1` `2` `3` span 10 s / 60 s / 5 min, `s` sort
+by own ↔ total, `/` filter the top table, `h` thread, `i` idle threads, `c` native (C)
+frames, `g` GIL holders only, `p` subprocesses, `b` blocking mode, `n` every thread's stack
+now, `e` export, `d` detach, Enter drill in, Backspace back out, Escape back out or leave.
+`t` is not used: on the dashboard it means the process tree. Sampler options are only asked
+for (`OptionsChanged`); the app restarts the sampler, through the gate where it must.
+
+Function and file names are untrusted: every one is drawn through `literal`/`neutralise`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import ClassVar, Literal
+
+from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical, VerticalScroll
+from textual.geometry import Size
+from textual.message import Message
+from textual.screen import ModalScreen, Screen
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+from textual.widgets import Footer, Input, Static, Tree
+from textual.widgets.tree import TreeNode
+
+from ..collectors.stacks.model import Mode, Stack, StackSample
+from ..collectors.stacks.profile import (
+    CallNode,
+    FunctionStat,
+    Profile,
+    function_key,
+    merge,
+    select,
+    zoom,
+)
+from ..redact import redact
+from ..store import STARTING, SourceStatus, Store
+from .export_dialog import ExportDialog, ExportFormat
+from .icicle import Icicle, Path
+from .pickers import _PICKER_CSS, _Picker
+from .text import literal, neutralise
+
+View = Literal["top", "tree", "icicle"]
+SortBy = Literal["own", "total"]
+
+VIEWS: tuple[View, ...] = ("top", "tree", "icicle")
+VIEW_NAMES: dict[View, str] = {"top": "Top functions", "tree": "Call tree", "icicle": "Icicle"}
+SPANS: tuple[float, ...] = (10.0, 60.0, 300.0)
+"""The spans keys 1, 2 and 3 show, in seconds."""
+
+MODE_NAMES: dict[str, str] = {
+    "py-spy": "py-spy nonblocking",
+    "py-spy-blocking": "py-spy blocking (pauses the target on every sample)",
+    "pyinstrument": "pyinstrument",
+    "file": "saved profile",
+}
+ENDED = "process ended — last data kept"
+WAITING = "waiting for the first samples…"
+
+
+def span_text(seconds: float) -> str:
+    return f"{seconds / 60:g} min" if seconds >= 60 else f"{seconds:g} s"
+
+
+def percent(part: int, whole: int) -> float:
+    return 100.0 * part / whole if whole > 0 else 0.0
+
+
+def subtree(profile: Profile, path: Path) -> Profile:
+    """`profile` restricted to the stacks through `path`, each starting at its last frame:
+    the functions ranked when a person drilled into that frame."""
+    if not path:
+        return profile
+    n = len(path)
+    stacks = tuple(
+        (dataclasses.replace(stack, frames=stack.frames[n - 1 :]), count)
+        for stack, count in profile.stacks
+        if len(stack.frames) >= n and tuple(map(function_key, stack.frames[:n])) == path
+    )
+    return dataclasses.replace(profile, stacks=stacks)
+
+
+def hottest_path(node: CallNode) -> set[Path]:
+    """The paths of `node` and of its hottest callee, and of that one's, to a leaf."""
+    paths = {node.path}
+    while node.children:
+        node = node.children[0]
+        paths.add(node.path)
+    return paths
+
+
+# the top functions table ---------------------------------------------------------------------
+
+_NUMBERS = (("OWN%", 6), ("OWN", 7), ("TOTAL%", 6), ("TOTAL", 7))
+
+
+class FunctionTable(ScrollView, can_focus=True):
+    """Functions with their own and total samples, drawn with the line API (one strip per
+    visible row, cached until the rows, the width or the cursor change)."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "function-table--header",
+        "function-table--sorted",
+        "function-table--cursor",
+        "function-table--file",
+        "function-table--empty",
+    }
+    DEFAULT_CSS = """
+    FunctionTable {
+        height: 1fr;
+        background: $surface;
+        overflow-x: hidden;
+        scrollbar-size-vertical: 1;
+        & > .function-table--header { background: $panel; text-style: bold; }
+        & > .function-table--sorted { background: $accent 40%; text-style: bold; }
+        & > .function-table--cursor {
+            background: $block-cursor-blurred-background;
+            color: $block-cursor-blurred-foreground;
+        }
+        &:focus > .function-table--cursor {
+            background: $block-cursor-background;
+            color: $block-cursor-foreground;
+            text-style: $block-cursor-text-style;
+        }
+        & > .function-table--file { color: $foreground-muted; }
+        & > .function-table--empty { color: $foreground-muted; text-style: italic; }
+    }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up", "move(-1)", "Up", show=False, id="function-table.up"),
+        Binding("down", "move(1)", "Down", show=False, id="function-table.down"),
+        Binding("pageup", "page(-1)", "Page up", show=False, id="function-table.page-up"),
+        Binding("pagedown", "page(1)", "Page down", show=False, id="function-table.page-down"),
+        Binding("home", "move(-1000000)", "First", show=False, id="function-table.first"),
+        Binding("end", "move(1000000)", "Last", show=False, id="function-table.last"),
+    ]
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.by: SortBy = "own"
+        self.filter_text = ""
+        self._all: list[FunctionStat] = []
+        self._rows: list[FunctionStat] = []
+        self._cursor = 0
+        self._strips: dict[tuple[int, bool], Strip] = {}
+        self._width = -1
+
+    @property
+    def rows_shown(self) -> list[FunctionStat]:
+        """The functions after the filter, in order, top first."""
+        return self._rows
+
+    def update(self, stats: list[FunctionStat], by: SortBy) -> None:
+        """Show `stats` (already ranked by `by`), filtered by the filter text."""
+        self._all, self.by = stats, by
+        needle = self.filter_text.casefold()
+        self._rows = [s for s in stats if needle in s.name.casefold()] if needle else stats
+        self._cursor = max(0, min(self._cursor, len(self._rows) - 1))
+        self._strips.clear()
+        self.virtual_size = Size(0, len(self._rows) + 1)
+        self.refresh()
+
+    def set_filter(self, text: str) -> None:
+        """Show only functions whose name contains `text` (any case)."""
+        self.filter_text = text
+        self.update(self._all, self.by)
+
+    def action_move(self, step: int) -> None:
+        if not self._rows:
+            return
+        old, self._cursor = self._cursor, max(0, min(self._cursor + step, len(self._rows) - 1))
+        self.refresh_lines(old + 1)
+        self.refresh_lines(self._cursor + 1)
+        page = max(1, self.scrollable_content_region.height - 1)
+        top = self.scroll_offset.y
+        if self._cursor < top:
+            self.scroll_to(y=self._cursor, animate=False, force=True)
+        elif self._cursor >= top + page:
+            self.scroll_to(y=self._cursor - page + 1, animate=False, force=True)
+
+    def action_page(self, pages: int) -> None:
+        self.action_move(pages * max(1, self.scrollable_content_region.height - 1))
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._strips.clear()
+        self.refresh()
+
+    def _columns(self, width: int) -> tuple[int, int]:
+        """Widths of FUNCTION and FILE: what is left after the numbers, 3 : 2."""
+        rest = width - sum(w + 1 for _, w in _NUMBERS) - 2  # the spaces around FUNCTION
+        function = max(8, rest * 3 // 5)
+        return function, max(0, rest - function)
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        if width != self._width:
+            self._width = width
+            self._strips.clear()
+        base = self.rich_style
+        if y == 0:
+            return self._header(width)
+        index = self.scroll_offset.y + y - 1
+        if index >= len(self._rows):
+            if index == 0:
+                empty = self.get_component_rich_style("function-table--empty")
+                text = f"  no function matches {neutralise(self.filter_text)}"
+                message = text if self.filter_text else "  no samples in this span"
+                return Strip([Segment(message, base + empty)]).adjust_cell_length(width, base)
+            return Strip.blank(width, base)
+        key = (index, index == self._cursor)
+        strip = self._strips.get(key)
+        if strip is None:
+            strip = self._strips[key] = self._row(self._rows[index], key[1], width)
+        return strip
+
+    def _header(self, width: int) -> Strip:
+        base = self.rich_style + self.get_component_rich_style("function-table--header")
+        hot = base + self.get_component_rich_style("function-table--sorted")
+        function, file = self._columns(width)
+        segments = []
+        for label, w in _NUMBERS:
+            sorted_here = label == self.by.upper()
+            segments += [Segment(label.rjust(w), hot if sorted_here else base), Segment(" ", base)]
+        segments += [Segment(" " + "FUNCTION".ljust(function), base), Segment(" ", base)]
+        segments.append(Segment("FILE"[:file].ljust(file), base))
+        return Strip(segments).adjust_cell_length(width, base)
+
+    def _row(self, stat: FunctionStat, cursor: bool, width: int) -> Strip:
+        over = self.get_component_rich_style("function-table--cursor") if cursor else None
+        plain = self.rich_style + over if over else self.rich_style
+        dim = plain + self.get_component_rich_style("function-table--file")
+        if over:
+            dim += over
+        function, file = self._columns(width)
+        numbers = (f"{stat.own_percent:.1f}", str(stat.own), f"{stat.total_percent:.1f}")
+        segments = []
+        for text, (_, w) in zip((*numbers, str(stat.total)), _NUMBERS, strict=True):
+            segments.append(Segment(text.rjust(w) + " ", plain))
+        segments.append(Segment(" " + set_cell_size(neutralise(stat.name), function) + " ", plain))
+        where = neutralise(stat.file)
+        if cell_len(where) > file > 1:  # the end of a path says more than its start
+            where = "…" + where[len(where) - file + 1 :]
+        segments.append(Segment(set_cell_size(where, file), dim))
+        return Strip(segments).adjust_cell_length(width, plain)
+
+
+# the call tree -------------------------------------------------------------------------------
+
+
+class CallTree(Tree[Path]):
+    """The call tree from the drilled node down. Node data is the node's path; children are
+    added when a node is first expanded, so a refresh costs the lines shown, not the tree."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "drill", "Drill in", id="call-tree.drill"),
+    ]
+
+    class Drilled(Message):
+        """Enter on a node: show the subtree at `path`."""
+
+        def __init__(self, path: Path) -> None:
+            super().__init__()
+            self.path = path
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(Text("all"), id=id)
+        self.auto_expand = False
+        self.expanded_paths: set[Path] = set()
+        """Paths shown expanded; kept across refreshes."""
+        self._call_nodes: dict[Path, CallNode] = {}
+        self._whole = 1
+
+    def label_for(self, node: CallNode) -> Text:
+        """`total% own%  name  file:line`, percentages of the drilled node's samples."""
+        total, own = percent(node.total, self._whole), percent(node.own, self._whole)
+        text = Text(f"{total:5.1f}% {own:5.1f}%  ", style="dim", no_wrap=True, end="")
+        if node.frame is None:
+            text.append(f"all threads ({node.total} samples)", "bold")
+            return text
+        text.append_text(literal(node.frame.name, "bold"))
+        where = f"{node.frame.file}:{node.frame.line}" if node.frame.line else node.frame.file
+        text.append_text(literal(f"  {where}", "dim"))
+        return text
+
+    def show(self, top: CallNode, reset: bool) -> None:
+        """Show `top`'s subtree; `reset` expands only its hottest path (a new drill)."""
+        if reset or not self.expanded_paths:
+            self.expanded_paths = hottest_path(top)
+        self._whole = top.total
+        self._call_nodes = {}
+        cursor = self.cursor_node.data if self.cursor_node is not None else None
+        changed = self.root.data != top.path
+        self.root.data = top.path
+        self.root.set_label(self.label_for(top))
+        self._call_nodes[top.path] = top
+        changed = self._sync(self.root, top) or changed
+        if not self.root.is_expanded:
+            self.root.expand()
+        if reset or changed:
+            self.call_after_refresh(self._restore_cursor, top.path if reset else cursor)
+
+    def _sync(self, shown: TreeNode[Path], node: CallNode) -> bool:
+        """Relabel in place where the children are the same; rebuild where they are not."""
+        wanted = node.children if node.path in self.expanded_paths else ()
+        changed = [child.data for child in shown.children] != [c.path for c in wanted]
+        if changed:
+            shown.remove_children()
+            for child in wanted:
+                shown.add(self.label_for(child), child.path, allow_expand=bool(child.children))
+        for widget_child, child in zip(shown.children, wanted, strict=True):
+            self._call_nodes[child.path] = child
+            if not changed:
+                widget_child.set_label(self.label_for(child))
+            if child.path in self.expanded_paths:
+                widget_child.expand()
+            changed = self._sync(widget_child, child) or changed
+        return changed
+
+    def _restore_cursor(self, path: Path | None) -> None:
+        def find(shown: TreeNode[Path]) -> TreeNode[Path] | None:
+            if shown.data == path:
+                return shown
+            for child in shown.children:
+                found = find(child)
+                if found is not None:
+                    return found
+            return None
+
+        found = find(self.root) if path is not None else None
+        self.move_cursor(found or self.root)
+
+    def on_tree_node_expanded(self, event: Tree.NodeExpanded[Path]) -> None:
+        path, node = event.node.data, self._call_nodes.get(event.node.data or ())
+        if path is None or node is None or path in self.expanded_paths:
+            return
+        self.expanded_paths.add(path)
+        self._sync(event.node, node)
+
+    def on_tree_node_collapsed(self, event: Tree.NodeCollapsed[Path]) -> None:
+        if event.node.data is not None:
+            self.expanded_paths.discard(event.node.data)
+
+    def action_drill(self) -> None:
+        node = self.cursor_node
+        if node is not None and node.data is not None and node is not self.root:
+            self.post_message(self.Drilled(node.data))
+
+
+# modals ----------------------------------------------------------------------------------------
+
+
+class ThreadPicker(_Picker):
+    """Which thread to show; dismisses with "all", "thread-N" (an index) or None."""
+
+    DEFAULT_CSS = _PICKER_CSS.format(name="ThreadPicker")
+    box_title = "Thread"
+
+
+class DumpScreen(ModalScreen[None]):
+    """Every thread's stack at one instant (`py-spy dump`), innermost call first."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,n,enter", "close", "Close", id="dump.close"),
+    ]
+    DEFAULT_CSS = """
+    DumpScreen { align: center middle; }
+    DumpScreen > VerticalScroll {
+        width: 90%; height: 90%; background: $surface;
+        border: thick $primary; border-title-color: $primary; padding: 0 1;
+    }
+    """
+
+    def __init__(self, stacks: tuple[Stack, ...]) -> None:
+        super().__init__()
+        self.stacks = stacks
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll() as box:
+            box.border_title = f"Now: {len(self.stacks)} threads (Esc closes)"
+            yield Static(dump_text(self.stacks), id="dump-text")
+
+    def action_close(self) -> None:
+        self.dismiss()
+
+
+def dump_text(stacks: tuple[Stack, ...]) -> Text:
+    """Threads one after another, as `py-spy dump` prints them: the running frame first."""
+    text = Text(no_wrap=True, end="")
+    for stack in stacks:
+        state = "idle" if stack.idle else "active"
+        head = f"Thread {stack.thread_id} ({state})" + (
+            f" pid {stack.process}" if stack.process else ""
+        )
+        text.append(head + ": ", "bold")
+        text.append_text(literal(stack.thread, "bold"))
+        text.append("\n")
+        for frame in reversed(stack.frames):
+            text.append("    ")
+            text.append_text(literal(frame.name))
+            where = f"{frame.file}:{frame.line}" if frame.line else frame.file
+            if where:
+                text.append_text(literal(f" ({where})", "dim"))
+            text.append("\n")
+        if not stack.frames:
+            text.append("    (no Python frames)\n", "dim italic")
+        text.append("\n")
+    return text
+
+
+# the screen ------------------------------------------------------------------------------------
+
+
+class StacksScreen(Screen[None]):
+    """The Stacks pane: top functions, call tree and icicle of one profiled process."""
+
+    AUTO_FOCUS = ""  # not the first focusable widget: the visible view takes the focus
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("v", "cycle_view", "View", id="stacks.view"),
+        Binding("1", "span(0)", "10 s", show=False, id="stacks.span-10s"),
+        Binding("2", "span(1)", "60 s", show=False, id="stacks.span-60s"),
+        Binding("3", "span(2)", "5 min", show=False, id="stacks.span-5min"),
+        Binding("s", "sort", "Sort", id="stacks.sort"),
+        Binding("slash", "filter", "Filter", show=False, id="stacks.filter"),
+        Binding("h", "thread", "Thread", id="stacks.thread"),
+        Binding("i", "option('idle')", "Idle", show=False, id="stacks.idle"),
+        Binding("c", "option('native')", "Native", show=False, id="stacks.native"),
+        Binding("g", "option('gil')", "GIL", show=False, id="stacks.gil"),
+        Binding("p", "option('subprocesses')", "Subprocs", show=False, id="stacks.subprocesses"),
+        Binding("b", "option('blocking')", "Blocking", show=False, id="stacks.blocking"),
+        Binding("n", "dump", "Now", id="stacks.dump"),
+        Binding("e", "export", "Export", id="stacks.export"),
+        Binding("d", "detach", "Detach", id="stacks.detach"),
+        Binding("backspace", "back_out", "Back out", show=False, id="stacks.back-out"),
+        Binding("escape", "escape", "Back", show=False, id="stacks.escape"),
+    ]
+    DEFAULT_CSS = """
+    StacksScreen { layout: vertical; }
+    StacksScreen #stacks-header {
+        height: auto; padding: 0 1; background: $panel;
+        text-wrap: nowrap; text-overflow: ellipsis;
+    }
+    StacksScreen #stacks-notice { height: auto; padding: 0 1; color: $warning; text-style: bold; }
+    StacksScreen #stacks-status {
+        height: 1fr; padding: 1 2; color: $error; text-style: bold;
+    }
+    StacksScreen #stacks-status.-waiting { color: $foreground-muted; text-style: italic; }
+    StacksScreen CallTree { height: 1fr; background: $surface; }
+    StacksScreen #stacks-icicle { height: 1fr; }
+    StacksScreen #icicle-info { height: 1; padding: 0 1; background: $panel; }
+    StacksScreen #stacks-filter {
+        dock: bottom; height: 1; border: none; padding: 0 1; margin-bottom: 1;
+        background: $boost;
+    }
+    """
+
+    class OptionsChanged(Message):
+        """The person changed a sampler option: the app restarts the sampler with them
+        (blocking mode pauses the target on every sample: ask the gate again)."""
+
+        def __init__(
+            self, *, idle: bool, native: bool, gil: bool, subprocesses: bool, blocking: bool
+        ) -> None:
+            super().__init__()
+            self.idle, self.native, self.gil = idle, native, gil
+            self.subprocesses, self.blocking = subprocesses, blocking
+
+    class DumpRequested(Message):
+        """Key `n`: the app runs `py-spy dump` and calls `show_dump` with the stacks."""
+
+    class ExportRequested(Message):
+        """Export `profile` (what is on screen: span, thread and idle filter) to `path`."""
+
+        def __init__(self, path: str, fmt: ExportFormat, profile: Profile) -> None:
+            super().__init__()
+            self.path, self.fmt, self.profile = path, fmt, profile
+
+    class DetachRequested(Message):
+        """Key `d`: stop sampling this process."""
+
+    def __init__(
+        self,
+        mode: Mode = "py-spy",
+        *,
+        idle: bool = False,
+        native: bool = False,
+        gil: bool = False,
+        subprocesses: bool = False,
+        span: float = SPANS[0],
+        view: View = "top",
+    ) -> None:
+        super().__init__()
+        self.mode: Mode = mode
+        """How the target is profiled until a sample says otherwise."""
+        self.idle, self.native, self.gil, self.subprocesses = idle, native, gil, subprocesses
+        self.blocking = mode == "py-spy-blocking"
+        self.span = span
+        """Seconds of windows shown (keys 1 2 3)."""
+        self.view: View = view
+        self.sort_by: SortBy = "own"
+        self.thread: str | None = None
+        """The thread shown, or None for every thread."""
+        self.path: Path = ()
+        """The frame drilled into, as a path of functions from the root (() = everything)."""
+        self.sample: StackSample | None = None
+        self.status: SourceStatus = STARTING
+        self.profile: Profile | None = None
+        """What the views show: the merged windows of the span, after thread and idle."""
+        self.calls: CallNode | None = None
+        self._profile_key: tuple[object, ...] | None = None
+        self._stale: set[View] = set(VIEWS)
+        self._composed = False
+
+    # reading the store ------------------------------------------------------------------------
+
+    def show(self, store: Store) -> None:
+        """Read the "stacks" sample and status; recompute and redraw only if they changed."""
+        sample = store.latest("stacks", StackSample)
+        status = store.status("stacks")
+        if sample is self.sample and status == self.status:
+            return
+        self.sample, self.status = sample, status
+        self._recompute()
+
+    def show_dump(self, stacks: tuple[Stack, ...]) -> None:
+        """Show every thread's current stack (the app's answer to `DumpRequested`)."""
+        self.app.push_screen(DumpScreen(stacks))
+
+    @property
+    def focus_node(self) -> CallNode | None:
+        """The node drilled into (the root when not drilled)."""
+        return None if self.calls is None else zoom(self.calls, self.path)
+
+    @property
+    def shown_mode(self) -> str:
+        return self.sample.target.mode if self.sample is not None else self.mode
+
+    def _recompute(self, reset_tree: bool = False) -> None:
+        sample = self.sample
+        key = (sample, self.span, self.thread, self.idle)
+        if sample is None:
+            self.profile = self.calls = None
+        elif key != self._profile_key:
+            windows = select(sample.windows, self.span)
+            threads = None if self.thread is None else (self.thread,)
+            self.profile = merge(windows, threads, include_idle=self.idle)
+            self.calls = self.profile.call_tree()
+        self._profile_key = key
+        # A drilled frame that left the span: back out to its nearest caller still there.
+        while self.path and self.focus_node is None:
+            self.path = self.path[:-1]
+            reset_tree = True
+        self._stale = set(VIEWS)
+        self._redraw(reset_tree)
+
+    # drawing --------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="stacks-header")
+        yield Static("", id="stacks-notice")
+        yield Static("", id="stacks-status")
+        yield FunctionTable(id="stacks-top")
+        yield CallTree(id="stacks-tree")
+        with Vertical(id="stacks-icicle"):
+            yield Icicle(id="icicle")
+            yield Static("", id="icicle-info")
+        yield Input(placeholder="filter functions by name", id="stacks-filter")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#stacks-filter", Input).display = False
+        self._composed = True
+        self._redraw()
+
+    def _redraw(self, reset_tree: bool = False) -> None:
+        if not self._composed:
+            return
+        self.query_one("#stacks-header", Static).update(self.header_text())
+        failing = self.status.state == "failing"
+        waiting = not failing and self.profile is None
+        status = self.query_one("#stacks-status", Static)
+        status.display = failing or waiting
+        status.set_class(waiting, "-waiting")
+        if failing:
+            message = literal(self.status.message or "the sampler failed")
+            message.no_wrap = False
+            if self.status.retry_in is not None:
+                message.append(f"\n\nretrying in {self.status.retry_in:.0f} s", "dim")
+            status.update(message)
+        elif waiting:
+            status.update(WAITING)
+        live = not (failing or waiting)
+        widgets = {
+            "top": self.query_one(FunctionTable),
+            "tree": self.query_one(CallTree),
+            "icicle": self.query_one("#stacks-icicle"),
+        }
+        for view, widget in widgets.items():
+            widget.display = live and view == self.view
+        if live and self.view in self._stale:
+            self._stale.discard(self.view)
+            self._draw_view(reset_tree)
+        notice = self.query_one("#stacks-notice", Static)
+        notes = self.notices()
+        notice.display = bool(notes)
+        notice.update(literal(" · ".join(notes)))
+        if live and self.focused is None:
+            self._focus_view()
+
+    def notices(self) -> list[str]:
+        """ "process ended" and the sampler's own notice, when there are any."""
+        sample = self.sample
+        if sample is None:
+            return []
+        return ([ENDED] if sample.ended else []) + ([sample.notice] if sample.notice else [])
+
+    def _draw_view(self, reset_tree: bool) -> None:
+        node, profile = self.focus_node, self.profile
+        if node is None or profile is None:
+            return
+        if self.view == "top":
+            stats = subtree(profile, self.path).top_functions(self.sort_by)
+            self.query_one(FunctionTable).update(stats, self.sort_by)
+        elif self.view == "tree":
+            self.query_one(CallTree).show(node, reset_tree)
+        else:
+            self.query_one(Icicle).show(node)
+
+    def _focus_view(self) -> None:
+        target = {"top": "#stacks-top", "tree": "#stacks-tree", "icicle": "#icicle"}[self.view]
+        self.query_one(target).focus()
+
+    def header_text(self) -> Text:
+        """Target, mode, rate, coverage, span, thread, toggles, notices, drill path."""
+        sample, profile = self.sample, self.profile
+        lines: list[Text] = []
+        if sample is not None:
+            target = sample.target
+            line = Text(f"PID {target.pid} ", style="bold", end="")
+            line.append_text(literal(redact(target.command)))
+            if target.python:
+                line.append_text(literal(f"  Python {target.python}", "dim"))
+            lines.append(line)
+        line = Text(MODE_NAMES.get(self.shown_mode, self.shown_mode), end="")
+        if profile is not None:
+            rate = f"{profile.achieved_rate:.1f} Hz"
+            if profile.requested_rate > 0:
+                rate += f" of {profile.requested_rate:g} Hz"
+            line.append(f" · {rate} · coverage {100 * profile.coverage:.1f}%")
+            line.append(f" · {profile.samples} samples")
+        lines.append(line)
+        thread = literal(self.thread) if self.thread is not None else Text("all", end="")
+        line = Text(f"span {span_text(self.span)} · thread ", end="")
+        line.append_text(thread)
+        on = [name for name, value in self._toggles() if value]
+        line.append(f" · options: {', '.join(on) if on else 'none'}")
+        lines.append(line)
+        line = Text(end="")
+        for view in VIEWS:
+            style = "reverse bold" if view == self.view else "dim"
+            line.append(f" {VIEW_NAMES[view]} ", style)
+        line.append(f"  sort {self.sort_by}", "dim")
+        node = self.focus_node
+        if self.path and node is not None and self.calls is not None:
+            line.append("  in ", "dim")
+            line.append_text(literal(" › ".join(name for name, _ in self.path)))
+            line.append(f" ({percent(node.total, self.calls.total):.1f}%)", "dim")
+        lines.append(line)
+        return Text("\n", no_wrap=True, overflow="ellipsis", end="").join(lines)
+
+    def _toggles(self) -> list[tuple[str, bool]]:
+        toggles = [("idle threads", self.idle)]
+        if self.shown_mode.startswith("py-spy"):
+            toggles += [
+                ("native", self.native),
+                ("GIL only", self.gil),
+                ("subprocs", self.subprocesses),
+                ("blocking", self.blocking),
+            ]
+        return toggles
+
+    # keys --------------------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        py_spy = self.shown_mode.startswith("py-spy")
+        if action == "option" and parameters and parameters[0] != "idle":
+            return py_spy  # pyinstrument and saved files have no such sampler options
+        if action == "dump":
+            return py_spy
+        if action == "detach":
+            return self.shown_mode != "file"
+        return True
+
+    def action_cycle_view(self) -> None:
+        """Top functions → call tree → icicle → top functions."""
+        self.set_view(VIEWS[(VIEWS.index(self.view) + 1) % len(VIEWS)])
+
+    def set_view(self, view: View) -> None:
+        self.view = view
+        self._redraw()
+        self._focus_view()
+
+    def action_span(self, index: int) -> None:
+        """Show the last 10 s, 60 s or 5 min."""
+        self.span = SPANS[index]
+        self._recompute()
+
+    def action_sort(self) -> None:
+        """Rank the top table by own time, or by total time."""
+        self.sort_by = "total" if self.sort_by == "own" else "own"
+        self._stale.add("top")
+        self._redraw()
+
+    def action_filter(self) -> None:
+        if self.view != "top":
+            self.set_view("top")
+        box = self.query_one("#stacks-filter", Input)
+        box.display = True
+        box.focus()
+
+    @on(Input.Changed, "#stacks-filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.query_one(FunctionTable).set_filter(event.value)
+
+    @on(Input.Submitted, "#stacks-filter")
+    def _filter_kept(self, event: Input.Submitted) -> None:
+        self.query_one("#stacks-filter", Input).display = bool(event.value)
+        self._focus_view()
+
+    def action_thread(self) -> None:
+        """Pick the thread to show (or every thread)."""
+        names = self.sample.threads if self.sample is not None else ()
+        stats = {t.name: t for t in self.profile.threads} if self.profile is not None else {}
+        choices: list[tuple[str, Text]] = [("all", Text("all threads", end=""))]
+        for i, name in enumerate(names):
+            label = literal(name)
+            stat = stats.get(name)
+            if stat is not None:
+                label.append(f"  {stat.samples} samples", "dim")
+                if stat.idle_only:
+                    label.append("  idle", "dim italic")
+            choices.append((f"thread-{i}", label))
+        current = "all" if self.thread not in names else f"thread-{names.index(self.thread)}"
+
+        def picked(key: str | None) -> None:
+            if key is None:
+                return
+            self.set_thread(None if key == "all" else names[int(key.removeprefix("thread-"))])
+
+        self.app.push_screen(ThreadPicker(choices, current), picked)
+
+    def set_thread(self, name: str | None) -> None:
+        """Show only the thread called `name` (None: every thread)."""
+        self.thread = name
+        self._recompute(reset_tree=True)
+
+    def action_option(self, option: str) -> None:
+        """Flip a sampler option and ask the app to restart the sampler with it."""
+        setattr(self, option, not getattr(self, option))
+        self.post_message(
+            self.OptionsChanged(
+                idle=self.idle,
+                native=self.native,
+                gil=self.gil,
+                subprocesses=self.subprocesses,
+                blocking=self.blocking,
+            )
+        )
+        # Idle stacks already sampled can be shown or hidden at once.
+        self._recompute() if option == "idle" else self._redraw()
+
+    def action_dump(self) -> None:
+        self.post_message(self.DumpRequested())
+
+    def action_detach(self) -> None:
+        self.post_message(self.DetachRequested())
+
+    def action_export(self) -> None:
+        profile = self.profile
+        if profile is None or not profile.samples:
+            self.notify("Nothing to export yet.", severity="warning")
+            return
+        stem = f"perftop-{self.sample.target.pid}" if self.sample is not None else "perftop"
+
+        def answered(answer: tuple[str, ExportFormat] | None) -> None:
+            if answer is not None:
+                self.post_message(self.ExportRequested(answer[0], answer[1], profile))
+
+        self.app.push_screen(ExportDialog(stem), answered)
+
+    @on(CallTree.Drilled)
+    @on(Icicle.ZoomIn)
+    def _drill(self, event: CallTree.Drilled | Icicle.ZoomIn) -> None:
+        event.stop()
+        self.drill(event.path)
+
+    @on(Icicle.ZoomOut)
+    def _zoom_out(self, event: Icicle.ZoomOut) -> None:
+        event.stop()
+        self.action_back_out()
+
+    @on(Icicle.Highlighted)
+    def _icicle_highlighted(self, event: Icicle.Highlighted) -> None:
+        node, info = event.node, self.query_one("#icicle-info", Static)
+        whole = self.calls.total if self.calls is not None else 0
+        if node is None or node.frame is None:
+            info.update(Text("↑↓←→ select · Enter zooms in · Backspace zooms out", "dim"))
+            return
+        text = literal(node.frame.label, "bold")
+        text.append(
+            f"  total {percent(node.total, whole):.1f}% ({node.total})"
+            f"  own {percent(node.own, whole):.1f}% ({node.own})",
+            "dim",
+        )
+        info.update(text)
+
+    def drill(self, path: Path) -> None:
+        """Show only the calls under the frame at `path` in every view."""
+        if self.calls is None or zoom(self.calls, path) is None:
+            return
+        self.path = path
+        self._stale = set(VIEWS)
+        self._redraw(reset_tree=True)
+
+    def action_back_out(self) -> None:
+        """Back out of a drill, one caller at a time."""
+        if self.path:
+            self.drill(self.path[:-1])
+
+    def action_escape(self) -> None:
+        box = self.query_one("#stacks-filter", Input)
+        if box.has_focus:
+            box.value = ""
+            box.display = False
+            self._focus_view()
+        elif self.path:
+            self.action_back_out()
+        elif len(self.app.screen_stack) > 1:
+            self.dismiss()
