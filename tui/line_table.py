@@ -329,7 +329,9 @@ class LineTable(ScrollView, Generic[R], can_focus=True):
             if x:
                 segments.append(Segment(" ", base))
             is_sorted = column.key == self.sort_key
-            label = column.label + (arrow if is_sorted else "")
+            label = column.label
+            if is_sorted:  # the arrow always shows, even if the label must give way
+                label = label[: max(0, column.width - 1)] + arrow
             label = label.rjust(column.width) if column.right else label.ljust(column.width)
             segments.append(Segment(label[: column.width], sorted_style if is_sorted else base))
         return Strip(segments).simplify().adjust_cell_length(self._width, base)
