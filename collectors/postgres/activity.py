@@ -11,7 +11,7 @@ import time
 from collections.abc import Mapping, Sequence
 
 from .connect import Link, Target
-from .queries import sql
+from .queries import mask_sql, sql
 from .samples import ActivitySample, Backend
 
 HIDDEN = "<insufficient privilege>"
@@ -64,7 +64,7 @@ class ActivityCollector:
                     state_seconds=r["state_seconds"],
                     wait_event_type=r["wait_event_type"],
                     wait_event=r["wait_event"],
-                    query="" if query_hidden else query,
+                    query="" if query_hidden else mask_sql(query),
                     query_hidden=query_hidden,
                     blocked_by=tuple(r["blocked_by"] or ()),
                 )

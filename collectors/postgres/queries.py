@@ -15,6 +15,8 @@ import re
 from importlib import resources
 from typing import Literal
 
+from ...redact import redact
+
 Axis = Literal["pgss", "server"]
 Version = tuple[int, ...]
 
@@ -69,3 +71,15 @@ def sql(query: str, axis: Axis | None = None, version: Version = ()) -> str:
     """The text of the SQL file serving `query` at `version`."""
     name = choose(query, axis, version)
     return resources.files(__package__).joinpath("sql", name).read_text(encoding="utf-8")
+
+
+_SQL_PASSWORD = re.compile(
+    r"(?P<head>\bPASSWORD\s+)(?:E?'(?:[^']|'')*'|\$\w*\$.*?\$\w*\$)", re.IGNORECASE | re.DOTALL
+)
+
+
+def mask_sql(text: str) -> str:
+    """SQL text with secrets masked: pg_stat_statements keeps utility statements verbatim
+    (`ALTER ROLE app PASSWORD 'x'`), and activity shows whatever a client sent (dblink
+    connection strings, URLs with passwords)."""
+    return redact(_SQL_PASSWORD.sub(lambda m: m.group("head") + "'****'", text))

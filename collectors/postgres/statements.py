@@ -39,7 +39,7 @@ import asyncpg
 
 from ..base import CollectorError
 from .connect import Link, Target, missing_extension
-from .queries import parse_version, sql
+from .queries import mask_sql, parse_version, sql
 from .samples import ServerInfo, StatementKey, StatementRate, StatementsSample
 
 WINDOWS = ("interval", "minute", "session", "reset")
@@ -379,7 +379,7 @@ class StatementsCollector:
         if len(self._texts) + len(rows) > MAX_TEXTS:
             self._texts.clear()
         for queryid, text in rows:
-            self._texts[queryid] = text
+            self._texts[queryid] = mask_sql(text)
             wanted.discard(queryid)
         for queryid in wanted:
             self._no_text[queryid] = now
