@@ -28,7 +28,7 @@ def _imported_roots(path: Path) -> set[str]:
 
 
 def test_collectors_and_core_modules_import_no_ui_package() -> None:
-    files = [*sorted((ROOT / "collectors").glob("*.py")), *sorted((ROOT / "actions").glob("*.py"))]
+    files = [*sorted((ROOT / "collectors").rglob("*.py")), *sorted((ROOT / "actions").glob("*.py"))]
     files += [ROOT / name for name in ("store.py", "config.py", "redact.py")]
     assert len(files) > 5
     offenders = {
@@ -44,8 +44,8 @@ def test_importing_the_data_plane_loads_no_ui_package() -> None:
         "import perftop.collectors as c, perftop.actions as a\n"
         "import perftop.store, perftop.config\n"
         "for pkg in (c, a):\n"
-        "    for m in pkgutil.iter_modules(pkg.__path__):\n"
-        "        importlib.import_module(pkg.__name__ + '.' + m.name)\n"
+        "    for m in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + '.'):\n"
+        "        importlib.import_module(m.name)\n"
         "print(sorted(n for n in sys.modules if n.split('.')[0] in ('textual', 'rich')))\n"
     )
     out = subprocess.run(
