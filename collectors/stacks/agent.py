@@ -189,6 +189,7 @@ class Agent:
         self.window = window
         self.lock = threading.Lock()  # one reader of the records at a time
         self.stopping = threading.Event()
+        self.done = False
         self.last = time.time()
         self.thread = threading.Thread(target=self._loop, name="perftop-agent", daemon=True)
 
@@ -202,13 +203,16 @@ class Agent:
         del records[:count]  # only these: the main thread may have appended since
         return taken
 
-    def flush(self, records: list[Record] | None = None) -> None:
-        with self.lock:
-            if records is None:
-                records = self.take()
-            now = time.time()
-            message = self.folder.window(records, self.last, now)
-            self.last = now
+    def flush(self) -> None:
+        """Send the records taken since the last window (timer thread)."""
+        with self.lock:  # held while sending too, so windows arrive in order
+            if not self.done:
+                self._send(self.take())
+
+    def _send(self, records: list[Record]) -> None:
+        now = time.time()
+        message = self.folder.window(records, self.last, now)
+        self.last = now
         self.pipe.send(message)
 
     def _loop(self) -> None:
@@ -218,13 +222,15 @@ class Agent:
     def start(self) -> None:
         self.thread.start()
 
-    def finish(self) -> list[Record]:
-        """Stop the timer thread and the profiler (main thread); the records left over."""
+    def finish(self) -> None:
+        """Stop the profiler (it must be the main thread), send the last records, then
+        stop the timer thread: in this order, joining the thread is not in the profile."""
+        with self.lock:
+            session = self.profiler.stop()
+            self.done = True
+            self._send(session.frame_records)  # the records the timer thread did not take
         self.stopping.set()
         self.thread.join()
-        session = self.profiler.stop()
-        left: list[Record] = session.frame_records
-        return left
 
 
 def save_session(folder: Folder, session_path: str, started: float, target: str) -> bool:
@@ -326,8 +332,7 @@ def main(argv: list[str]) -> None:
     try:
         run(program)
     finally:
-        left = agent.finish()
-        agent.flush(left)
+        agent.finish()
         session = options.get("session")
         if session:
             saved = save_session(folder, session, started, " ".join(program))

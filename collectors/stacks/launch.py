@@ -104,7 +104,8 @@ def plan(argv: Sequence[str] | None, module: str | None, python: str | None = No
     `module` set: `perftop run -m module args` (argv = the args), run by `python` or
     perftop's own interpreter. Otherwise argv is a command: `python [options] script args`,
     `python [options] -m module args`, a script with a Python shebang (console scripts such
-    as `gunicorn` are), or a `.py` file (run by `python` or perftop's interpreter).
+    as `gunicorn` are), or a `.py` file (run by perftop's interpreter). `python`, when
+    given, is the interpreter in every case.
     """
     if module is not None:
         if not module:
@@ -114,7 +115,7 @@ def plan(argv: Sequence[str] | None, module: str | None, python: str | None = No
         raise LaunchError("perftop run needs a program: perftop run -- python app.py args")
     head = argv[0]
     if _PYTHON_NAME.match(os.path.basename(head)):
-        return _parse_python(_which(head), list(argv[1:]))
+        return _parse_python(_which(python or head), list(argv[1:]))
     found = shutil.which(head) or head
     shebang = _shebang(found)
     if shebang is not None:
