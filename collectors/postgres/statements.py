@@ -344,13 +344,12 @@ class StatementsCollector:
                 hidden = True
                 queryid = 0
             key = (r[0], r[1], queryid, r[3])
-            values: Counters = (float(r[4]), r[5], r[6], float(r[7]), float(r[8]),
-                                float(r[9]), float(r[10]), r[11])  # fmt: skip
+            values: Counters = tuple(r[4])  # 8 floats, in this order, by the SQL
             if queryid == 0 and key in counters:
                 values = _add(counters[key], values)
             counters[key] = values
-            if r[12] is not None:
-                since[key] = r[12]
+            if r[5] is not None:
+                since[key] = r[5]
         return Read(now, counters, since, stats_reset, hidden)
 
     async def _names(self, keys: Iterable[RawKey]) -> None:

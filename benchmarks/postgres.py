@@ -1,0 +1,164 @@
+"""`python -m benchmarks.postgres`: what perftop's PostgreSQL views cost.
+
+Starts a throwaway cluster (tests/pg_cluster.py), fills pg_stat_statements with 5,000
+distinct statements, then measures:
+
+- one poll (statements + activity, as the app ticks them) over >= 30 polls: median, p90;
+  the statements window is "interval" with every entry already known (the steady state),
+  and the first poll with all 5,000 texts to fetch is timed apart;
+- perftop's own CPU (this process's user+system time) polling at 1 s for ~30 s;
+- the load perftop puts on the server: its own rows in pg_stat_statements (calls, total
+  ms) over that run, against the server's busiest other statement.
+
+Run from the repository root (it imports `tests.pg_cluster`). Prints a JSON document.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import asyncpg  # noqa: E402
+
+from perftop.collectors.postgres.activity import ActivityCollector  # noqa: E402
+from perftop.collectors.postgres.connect import resolve_target  # noqa: E402
+from perftop.collectors.postgres.statements import StatementsCollector  # noqa: E402
+from tests.pg_cluster import throwaway_cluster  # noqa: E402
+
+
+async def fill(dsn: str, statements: int) -> None:
+    """`statements` distinct queryids: one table per 50, 100 query shapes per table."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        tables = statements // 50
+        for t in range(tables):
+            await conn.execute(f"CREATE TABLE IF NOT EXISTS bench_{t}(a int, b int, c int)")
+        for t in range(tables):
+            for shape in range(50):
+                # A distinct column list per shape gives a distinct queryid.
+                cols = ", ".join(["a", "b", "c"][: 1 + shape % 3])
+                limit = f" LIMIT {shape}" if shape >= 3 else ""
+                where = " AND ".join(f"a <> {i}" for i in range(1 + shape // 3))
+                await conn.execute(f"SELECT {cols} FROM bench_{t} WHERE {where}{limit}")
+    finally:
+        await conn.close()
+
+
+def cpu() -> float:
+    return time.process_time()  # this process's user + system CPU, finer than os.times()
+
+
+async def measure(dsn: str, polls: int, cpu_seconds: float) -> dict[str, object]:
+    target = resolve_target(dsn)
+    statements = StatementsCollector(target, 1.0)
+    activity = ActivityCollector(target, 1.0)
+    result: dict[str, object] = {}
+    try:
+        await statements.collect()
+        await activity.collect()
+        statements.window = "reset"  # every entry has calls: all 5,000 texts fetched once
+        started = time.perf_counter()
+        first = await statements.collect()
+        result["first_poll_with_5000_texts_ms"] = (time.perf_counter() - started) * 1000
+        result["statements_in_reset_window"] = len(first.statements)
+        statements.window = "interval"
+        durations = []
+        for _ in range(polls):
+            started = time.perf_counter()
+            await statements.collect()
+            await activity.collect()
+            durations.append((time.perf_counter() - started) * 1000)
+            await asyncio.sleep(0.05)
+        durations.sort()
+        result["poll_ms"] = {
+            "polls": polls,
+            "median": statistics.median(durations),
+            "p90": durations[int(0.9 * (len(durations) - 1))],
+            "max": durations[-1],
+        }
+        # 1 s refresh, as the app runs it; the server is otherwise idle.
+        await asyncpg_reset(dsn)
+        cpu_before, wall_before = cpu(), time.monotonic()
+        ticks = 0
+        while time.monotonic() - wall_before < cpu_seconds:
+            tick_start = time.monotonic()
+            await statements.collect()
+            await activity.collect()
+            ticks += 1
+            await asyncio.sleep(max(0.0, 1.0 - (time.monotonic() - tick_start)))
+        wall = time.monotonic() - wall_before
+        result["cpu_at_1s_refresh"] = {
+            "seconds": wall,
+            "ticks": ticks,
+            "percent_of_a_core": 100 * (cpu() - cpu_before) / wall,
+        }
+        result["server_load"] = await own_load(dsn, wall)
+        result["text_queries"] = statements.text_queries
+    finally:
+        await statements.close()
+        await activity.close()
+    return result
+
+
+async def asyncpg_reset(dsn: str) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("SELECT pg_stat_statements_reset()")
+    finally:
+        await conn.close()
+
+
+async def own_load(dsn: str, wall: float) -> dict[str, object]:
+    """perftop's statements (by their SQL files' leading comments) against the rest."""
+    conn = await asyncpg.connect(dsn, server_settings={"application_name": "bench"})
+    try:
+        rows = await conn.fetch(
+            "SELECT query, calls, total_exec_time FROM pg_stat_statements ORDER BY 3 DESC"
+        )
+    finally:
+        await conn.close()
+    ours = [r for r in rows if r["query"].startswith("--") or "FROM pg_roles" in r["query"]]
+    others = [r for r in rows if r not in ours and "pg_stat_statements_reset" not in r["query"]]
+    total_ours = sum(r["total_exec_time"] for r in ours)
+    return {
+        "perftop_calls": sum(r["calls"] for r in ours),
+        "perftop_total_ms": total_ours,
+        "perftop_ms_per_s": total_ours / wall,
+        "perftop_statements": [
+            {
+                "query": r["query"].splitlines()[0][:70],
+                "calls": r["calls"],
+                "total_ms": r["total_exec_time"],
+            }
+            for r in ours
+        ],  # fmt: skip
+        "top_statement_is_perftop": bool(rows) and rows[0] in ours,
+        "busiest_other_total_ms": others[0]["total_exec_time"] if others else 0.0,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.postgres")
+    parser.add_argument("--statements", type=int, default=5000)
+    parser.add_argument("--polls", type=int, default=30)
+    parser.add_argument("--cpu-seconds", type=float, default=30.0)
+    args = parser.parse_args(argv)
+    with throwaway_cluster(pgss_max=max(10000, args.statements * 2)) as cluster:
+        asyncio.run(fill(cluster.dsn, args.statements))
+        entries = int(cluster.psql("SELECT count(*) FROM pg_stat_statements"))
+        result = asyncio.run(measure(cluster.dsn, args.polls, args.cpu_seconds))
+    print(json.dumps({"pg_stat_statements_entries": entries, **result}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
