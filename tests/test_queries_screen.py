@@ -24,7 +24,6 @@ from perftop.tui.pg_tables import (
     STATEMENT_SORTS,
     ActivityTable,
     StatementsTable,
-    blocking_order,
     idle_class,
 )
 from perftop.tui.queries import INTRUSIVE_BINDINGS, ChoicePicker, QueriesScreen
@@ -263,26 +262,27 @@ async def test_window_chooser_posts_window_changed() -> None:
 # activity --------------------------------------------------------------------------------------
 
 
-def test_blocking_order_puts_the_root_blocker_first() -> None:
-    a = backend(1, blocked_by=())
-    b = backend(2, blocked_by=(1,))
-    c = backend(3, blocked_by=(2,))
-    d = backend(4)
-    order = blocking_order((d, c, b, a))
-    assert [(x.pid, depth, involved) for x, depth, involved in order] == [
-        (1, 0, True),
-        (2, 1, True),
-        (3, 2, True),
-        (4, 0, False),
-    ]
-    # Two blocked by one root, a blocker gone from the list, and a cycle: all shown once.
-    e = backend(5, blocked_by=(1, 2))
-    f = backend(6, blocked_by=(99,))
-    g, h = backend(7, blocked_by=(8,)), backend(8, blocked_by=(7,))
-    order = blocking_order((a, b, e, f, g, h))
-    assert [(x.pid, depth) for x, depth, _ in order] == [
-        (1, 0), (2, 1), (5, 1), (7, 0), (8, 1), (6, 0),
-    ]  # fmt: skip
+@run
+async def test_blocking_tree_chain_root_first_then_the_independent() -> None:
+    a = backend(10, "idle in transaction", query_seconds=None)
+    b = backend(11, blocked_by=(10,), query_seconds=5.0)
+    c = backend(12, blocked_by=(11,), query_seconds=50.0)
+    d = backend(13, query_seconds=500.0)
+    store = pg_store()
+    store.put("pg.activity", activity_sample((d, c, b, a)))
+    app = Host(store)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await pilot.pause()
+        table = queries(app).activity_table
+        assert pids(table) == [13, 12, 11, 10]  # flat: longest running query first
+        await pilot.press("b")
+        await pilot.pause()
+        assert pids(table) == [10, 11, 12, 13]
+        lines = table_lines(table)[1:5]
+        assert [line.split()[0] for line in lines] == ["10", "11", "12", "13"]
+        assert "└─" not in lines[0] and "└─" not in lines[3]  # the root and the independent
+        assert "└─ SELECT 1" in lines[1]
+        assert lines[2].index("└─ SELECT 1") == lines[1].index("└─ SELECT 1") + 3  # one deeper
 
 
 @run

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Iterable
 from typing import ClassVar
 
+from ..collectors.postgres.activity import blocking_tree
 from ..collectors.postgres.samples import Backend, StatementKey, StatementRate
 from .line_table import Column, LineTable, one_line
 from .text import neutralise
@@ -271,46 +272,6 @@ def idle_class(backend: Backend) -> str:
     return "line-table--error" if idle > IDLE_XACT_ERROR else "line-table--warning"
 
 
-def blocking_order(backends: Iterable[Backend]) -> tuple[tuple[Backend, int, bool], ...]:
-    """Backends as blocking trees: (backend, depth, involved in blocking).
-
-    Root blockers (blocking others, blocked by nobody shown) come first, each followed by
-    the backends it blocks, depth first, in the order given; a backend blocked by several is
-    shown under the first of them. Members of a cycle (a deadlock before the server breaks
-    it) start at the first one met. Backends outside any blocking relation follow, in order.
-    """
-    backends = tuple(backends)
-    by_pid = {b.pid: b for b in backends}
-    children: dict[int, list[Backend]] = {}
-    blocked: set[int] = set()
-    for b in backends:
-        blockers = [pid for pid in b.blocked_by if pid in by_pid and pid != b.pid]
-        if blockers:
-            blocked.add(b.pid)
-            children.setdefault(blockers[0], []).append(b)
-    order: list[tuple[Backend, int, bool]] = []
-    seen: set[int] = set()
-
-    def walk(root: Backend) -> None:
-        stack = [(root, 0)]
-        while stack:
-            backend, depth = stack.pop()
-            if backend.pid in seen:
-                continue
-            seen.add(backend.pid)
-            order.append((backend, depth, True))
-            stack.extend((c, depth + 1) for c in reversed(children.get(backend.pid, ())))
-
-    for b in backends:
-        if b.pid in children and b.pid not in blocked:
-            walk(b)
-    for b in backends:  # cycles: nobody in them is a root
-        if (b.pid in children or b.pid in blocked) and b.pid not in seen:
-            walk(b)
-    order.extend((b, 0, False) for b in backends if b.pid not in seen)
-    return tuple(order)
-
-
 def _guide(depth: int) -> str:
     return "" if depth == 0 else "   " * (depth - 1) + "└─ "
 
@@ -372,12 +333,17 @@ class ActivityTable(LineTable[Backend]):
         guides: list[str] = []
         workers: list[Backend] = []
         if self.blocking_tree:
-            for backend, depth, involved in blocking_order(backends):
-                if involved or backend.is_client:
-                    rows.append(backend)
-                    guides.append(_guide(depth))
-                else:
-                    workers.append(backend)
+            # Who blocks whom first (root blockers at depth 0, any backend type), then the
+            # client backends outside any lock wait in the chosen order.
+            tree = blocking_tree(backends)
+            involved = {b.pid for b, _ in tree}
+            rows = [b for b, _ in tree]
+            guides = [_guide(depth) for _, depth in tree]
+            for b in backends:
+                if b.pid not in involved:
+                    (rows if b.is_client else workers).append(b)
+                    if b.is_client:
+                        guides.append("")
         else:
             rows = [b for b in backends if b.is_client]
             guides = [""] * len(rows)

@@ -120,13 +120,13 @@ def notices(
             f"role {server.user} is not a member of pg_read_all_stats (or pg_monitor):"
             " other users' query texts are hidden"
         )
-    if server is not None and server.pgss_version is None:
-        if not server.pgss_preloaded:
-            lines.append(
-                "pg_stat_statements is not loaded: add shared_preload_libraries ="
-                " 'pg_stat_statements' to postgresql.conf and restart the server"
-            )
-        elif read_only:
+    if server is not None and not server.pgss_preloaded:
+        lines.append(
+            "pg_stat_statements is not loaded: add shared_preload_libraries ="
+            " 'pg_stat_statements' to postgresql.conf and restart the server"
+        )
+    elif server is not None and server.pgss_version is None:
+        if read_only:
             lines.append(
                 f"pg_stat_statements is preloaded but not created in {server.database}:"
                 " run CREATE EXTENSION pg_stat_statements (perftop is read-only)"
