@@ -139,11 +139,11 @@ def run(plan: dict[str, float], side_by_side: bool, install: bool) -> Results:
         def tick(scenario: str) -> None:
             _say(f"collection tick x{ticks}, {scenario}")
             try:
-                spread, each, count = measure.tick_cost(ticks, spacing)
+                cpu_time, wall, each, count = measure.tick_cost(ticks, spacing)
             except Exception as exc:  # noqa: BLE001 - a broken collector is a finding
                 results.ticks[scenario] = f"{type(exc).__name__}: {exc}"
             else:
-                results.ticks[scenario] = Tick(spread, each, count)
+                results.ticks[scenario] = Tick(cpu_time, wall, each, count)
 
         cpu("machine")
         for subject in ready:

@@ -170,30 +170,32 @@ def first_frame(
     return Spread.of(times), None
 
 
-def tick_cost(ticks: int, spacing: float) -> tuple[Spread, dict[str, float], int]:
+def tick_cost(ticks: int, spacing: float) -> tuple[Spread, Spread, dict[str, float], int]:
     """Time `collect()` of every default collector, in-process, over `ticks` ticks.
 
-    Returns the spread of whole-tick times in seconds, the median per collector, and how
+    Returns the spread of whole-tick CPU times (this thread's, so a busy machine does not
+    inflate them) and of wall times, in seconds; the median CPU time per collector; and how
     many processes the last tick saw. Ticks are `spacing` s apart so that per-process
     caches age as they would in a session (a command line is re-read every few seconds).
     """
     from perftop.collectors.system import default_collectors
 
     collectors = default_collectors(1.0)
-    totals: list[float] = []
+    cpu_totals: list[float] = []
+    wall_totals: list[float] = []
     each: dict[str, list[float]] = {c.source: [] for c in collectors}
     for _ in range(ticks):
         time.sleep(spacing)
-        tick = 0.0
+        wall_started = time.perf_counter()
         for collector in collectors:
-            started = time.perf_counter()
+            started = time.thread_time()
             collector.collect()
-            took = time.perf_counter() - started
-            each[collector.source].append(took)
-            tick += took
-        totals.append(tick)
+            each[collector.source].append(time.thread_time() - started)
+        wall_totals.append(time.perf_counter() - wall_started)
+        cpu_totals.append(sum(times[-1] for times in each.values()))
     return (
-        Spread.of(totals),
+        Spread.of(cpu_totals),
+        Spread.of(wall_totals),
         {source: statistics.median(times) for source, times in each.items()},
         probes.count_processes(),
     )
