@@ -10,6 +10,7 @@ hostile frame, so the span keys change the counts in a way the tests can compute
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from rich.text import Text
@@ -520,3 +521,59 @@ def test_snapshot_icicle_80x24(snap_compare: Any) -> None:
 
 def test_snapshot_icicle_140x40(snap_compare: Any) -> None:
     assert snap_compare(Host(filled(), view="icicle", idle=True), terminal_size=(140, 40))
+
+
+# live refreshes ---------------------------------------------------------------------------------
+
+
+@run
+async def test_a_refresh_keeps_expansions_cursor_and_drill() -> None:
+    store = filled()
+    app = Host(store, view="tree")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        screen = stacks_screen(app)
+        tree = screen.query_one(CallTree)
+        worker_root = tree.root.children[1]
+        assert worker_root.data == ((BOOT.name, BOOT.file),) and not worker_root.is_expanded
+        tree.move_cursor(worker_root)
+        await pilot.press("space")  # the person opens the worker's branch
+        assert worker_root.is_expanded
+        # The cursor on helper, whose line is rebuilt when main gets a new, hotter callee.
+        helper = tree.root.children[0].children[0].children[1]
+        assert helper.data is not None and helper.data[-1] == ("helper", HELPER.file)
+        tree.move_cursor(helper)
+        # A new window arrives in which main also calls a new function: main's callees are
+        # rebuilt. The worker's branch stays open, the cursor stays on helper.
+        new = window(WINDOWS_KEPT)
+        fresh = Stack("MainThread", 100, (MODULE, MAIN, Frame("fresh", "app.py", 50)))
+        new = dataclasses.replace(new, stacks=(*new.stacks, (fresh, 400)))
+        store.put("stacks", sample(windows=(*WINDOWS[1:], new)))
+        screen.show(store)
+        await pilot.pause()
+        assert screen.profile is not None and screen.profile.windows == 10
+        assert "fresh" in screen_text(app)
+        shown = tree.root.children[1]
+        assert shown.data == worker_root.data and shown.is_expanded
+        assert [child.data for child in shown.children] == [
+            (*worker_root.data, ("work", WORK.file))
+        ]
+        assert "work  worker.py:3" in screen_text(app)
+        assert tree.cursor_node is not None and tree.cursor_node.data == helper.data
+        assert tree.root.children[0].children[0].is_expanded  # and the hottest path too
+        # Drilled into burn_cpu, then burn_cpu stops running: the drill backs out to main.
+        burn = tree.root.children[0].children[0].children[0]
+        tree.move_cursor(burn)
+        await pilot.press("enter")
+        assert screen.path == burn.data
+        idle_main = StackWindow(
+            NOW + 1, 0.98, 100.0, ((Stack("MainThread", 100, (MODULE, MAIN, HELPER)), 90),), 97
+        )
+        store.put("stacks", sample(windows=(idle_main,)))
+        screen.show(store)
+        await pilot.pause()
+        assert screen.path == burn.data[:2]
+        assert tree.root.data == screen.path
+        assert [child.data for child in tree.root.children] == [
+            (*burn.data[:2], ("helper", HELPER.file))
+        ]

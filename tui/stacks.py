@@ -335,6 +335,8 @@ class CallTree(Tree[Path]):
                 widget_child.set_label(self.label_for(child))
             if child.path in self.expanded_paths:
                 widget_child.expand()
+            elif widget_child.is_expanded:
+                widget_child.collapse()
             changed = self._sync(widget_child, child) or changed
         return changed
 
