@@ -86,7 +86,7 @@ async def measure(dsn: str, polls: int, cpu_seconds: float) -> dict[str, object]
             "max": durations[-1],
         }
         # 1 s refresh, as the app runs it; the server is otherwise idle.
-        await asyncpg_reset(dsn)
+        before = await own_rows(dsn)
         cpu_before, wall_before = cpu(), time.monotonic()
         ticks = 0
         while time.monotonic() - wall_before < cpu_seconds:
@@ -101,7 +101,7 @@ async def measure(dsn: str, polls: int, cpu_seconds: float) -> dict[str, object]
             "ticks": ticks,
             "percent_of_a_core": 100 * (cpu() - cpu_before) / wall,
         }
-        result["server_load"] = await own_load(dsn, wall)
+        result["server_load"] = load(before, await own_rows(dsn), wall)
         result["text_queries"] = statements.text_queries
     finally:
         await statements.close()
@@ -109,40 +109,43 @@ async def measure(dsn: str, polls: int, cpu_seconds: float) -> dict[str, object]
     return result
 
 
-async def asyncpg_reset(dsn: str) -> None:
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute("SELECT pg_stat_statements_reset()")
-    finally:
-        await conn.close()
-
-
-async def own_load(dsn: str, wall: float) -> dict[str, object]:
-    """perftop's statements (by their SQL files' leading comments) against the rest."""
+async def own_rows(dsn: str) -> dict[str, tuple[float, float]]:
+    """Every entry's (calls, total ms) by its text's first line."""
     conn = await asyncpg.connect(dsn, server_settings={"application_name": "bench"})
     try:
-        rows = await conn.fetch(
-            "SELECT query, calls, total_exec_time FROM pg_stat_statements ORDER BY 3 DESC"
-        )
+        rows = await conn.fetch("SELECT query, calls, total_exec_time FROM pg_stat_statements")
     finally:
         await conn.close()
-    ours = [r for r in rows if r["query"].startswith("--") or "FROM pg_roles" in r["query"]]
-    others = [r for r in rows if r not in ours and "pg_stat_statements_reset" not in r["query"]]
-    total_ours = sum(r["total_exec_time"] for r in ours)
+    out: dict[str, tuple[float, float]] = {}
+    for r in rows:
+        name = r["query"].splitlines()[0][:70]
+        calls, ms = out.get(name, (0.0, 0.0))
+        out[name] = (calls + r["calls"], ms + r["total_exec_time"])
+    return out
+
+
+def load(
+    before: dict[str, tuple[float, float]], after: dict[str, tuple[float, float]], wall: float
+) -> dict[str, object]:
+    """perftop's statements (its SQL files start with a comment; the names lookup) against
+    the rest, over the run: the server is otherwise idle."""
+    delta = {
+        name: (calls - before.get(name, (0, 0))[0], ms - before.get(name, (0, 0))[1])
+        for name, (calls, ms) in after.items()
+    }
+    delta = {k: v for k, v in delta.items() if v[0] > 0}
+    ours = {k: v for k, v in delta.items() if k.startswith("--")}
+    others = {k: v for k, v in delta.items() if k not in ours}
+    total_ours = sum(ms for _, ms in ours.values())
+    top = max(delta, key=lambda k: delta[k][1]) if delta else None
     return {
-        "perftop_calls": sum(r["calls"] for r in ours),
+        "perftop_calls": sum(c for c, _ in ours.values()),
         "perftop_total_ms": total_ours,
         "perftop_ms_per_s": total_ours / wall,
-        "perftop_statements": [
-            {
-                "query": r["query"].splitlines()[0][:70],
-                "calls": r["calls"],
-                "total_ms": r["total_exec_time"],
-            }
-            for r in ours
-        ],  # fmt: skip
-        "top_statement_is_perftop": bool(rows) and rows[0] in ours,
-        "busiest_other_total_ms": others[0]["total_exec_time"] if others else 0.0,
+        "perftop_statements": {k: {"calls": c, "total_ms": ms} for k, (c, ms) in ours.items()},
+        "other_statements": {k: {"calls": c, "total_ms": ms} for k, (c, ms) in others.items()},
+        "top_statement": top,
+        "top_statement_is_perftop": top in ours,
     }
 
 
