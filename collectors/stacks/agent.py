@@ -329,14 +329,16 @@ def main(argv: list[str]) -> None:
     agent.start()  # first: starting a thread under the profiler would show in the profile
     profiler.start(target_description=" ".join(program))
     saved = False
+    pid = os.getpid()
     try:
         run(program)
     finally:
-        agent.finish()
-        session = options.get("session")
-        if session:
-            saved = save_session(folder, session, started, " ".join(program))
-        pipe.send({"type": "end", "session": session if saved else None})
+        if os.getpid() == pid:  # not in a child the program forked that returned here
+            agent.finish()
+            session = options.get("session")
+            if session:
+                saved = save_session(folder, session, started, " ".join(program))
+            pipe.send({"type": "end", "session": session if saved else None})
 
 
 if __name__ == "__main__":
