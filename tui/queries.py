@@ -30,10 +30,16 @@ from ..collectors.postgres.samples import (
     StatementRate,
     StatementsSample,
 )
-from ..redact import redact
 from ..store import SourceStatus, Store
 from .line_table import LineTable
-from .pg_tables import STATEMENT_LABELS, ActivityTable, StatementsTable, figure
+from .pg_tables import (
+    STATEMENT_LABELS,
+    WINDOWS,
+    ActivityTable,
+    StatementsTable,
+    status_text,
+    summary,
+)
 from .pickers import _PICKER_CSS, _Picker
 from .query_text import QueryTextScreen
 from .text import literal
@@ -42,13 +48,6 @@ SERVER_SOURCE = "pg.server"
 STATEMENTS_SOURCE = "pg.statements"
 ACTIVITY_SOURCE = "pg.activity"
 
-WINDOWS: dict[str, str] = {
-    "interval": "last interval",
-    "minute": "last minute",
-    "session": "since perftop started",
-    "reset": "since the stats reset",
-}
-"""The statement windows the collector offers, with the words the screen uses."""
 
 INTRUSIVE_BINDINGS = frozenset(
     {"pg-cancel", "pg-terminate", "pg-reset", "pg-explain-analyze", "pg-create-extension"}
@@ -67,76 +66,6 @@ class ChoicePicker(_Picker):
     def __init__(self, title: str, choices: Sequence[tuple[str, Text]], current: str) -> None:
         super().__init__(choices, current)
         self.box_title = title
-
-
-def status_text(status: SourceStatus) -> str:
-    """A failing or starting source in plain words; "" when it is fine."""
-    if status.state == "starting":
-        return "PostgreSQL: connecting…"
-    if status.state != "failing":
-        return ""
-    retry = f" (retrying in {status.retry_in:.0f}s)" if status.retry_in is not None else ""
-    return f"PostgreSQL: {redact(status.message)}{retry}"
-
-
-def summary(
-    server: ServerInfo | None, sample: StatementsSample | None, window: str, read_only: bool
-) -> Text:
-    """The top lines: server, extension, connection, window, totals, and every notice."""
-    text = Text(no_wrap=True, overflow="ellipsis", end="")
-    if server is not None:
-        text.append(f"PostgreSQL {server.version}", "bold")
-        pgss = server.pgss_version
-        text.append(f" · pg_stat_statements {pgss}" if pgss else " · no pg_stat_statements")
-        text.append(" · ")
-        text.append_text(literal(redact(server.dsn_display)))
-    else:
-        text.append("PostgreSQL", "bold")
-    text.append("\n")
-    text.append(f"window: {WINDOWS.get(window, window)}")
-    if sample is not None and sample.window == window:
-        calls = sum(r.calls_per_s for r in sample.statements)
-        text.append(f" ({sample.seconds:.1f}s)")
-        text.append(f" · {figure(sample.total_ms_per_s)} ms/s · {figure(calls)} calls/s")
-        text.append(f" · {len(sample.statements)} statements")
-    elif sample is not None:
-        text.append(" (waiting for the first figures)")
-    for notice in notices(server, sample, read_only):
-        text.append("\n")
-        text.append_text(literal(notice, "italic"))
-    return text
-
-
-def notices(
-    server: ServerInfo | None, sample: StatementsSample | None, read_only: bool
-) -> list[str]:
-    """The sample's notices, plus what the server info says that they do not."""
-    lines = list(sample.notices) if sample is not None else []
-    said = " ".join(lines).casefold()
-    if sample is not None and sample.reset_seen and "reset" not in said:
-        lines.append("pg_stat_statements was reset: the figures started over")
-    if server is not None and not server.can_read_all_stats and "pg_read_all_stats" not in said:
-        lines.append(
-            f"role {server.user} is not a member of pg_read_all_stats (or pg_monitor):"
-            " other users' query texts are hidden"
-        )
-    if server is not None and not server.pgss_preloaded:
-        lines.append(
-            "pg_stat_statements is not loaded: add shared_preload_libraries ="
-            " 'pg_stat_statements' to postgresql.conf and restart the server"
-        )
-    elif server is not None and server.pgss_version is None:
-        if read_only:
-            lines.append(
-                f"pg_stat_statements is preloaded but not created in {server.database}:"
-                " run CREATE EXTENSION pg_stat_statements (perftop is read-only)"
-            )
-        else:
-            lines.append(
-                f"pg_stat_statements is preloaded but not created in {server.database}:"
-                " press E to create it (asks first)"
-            )
-    return lines
 
 
 class QueriesScreen(Screen[None]):

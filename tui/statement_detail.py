@@ -20,8 +20,8 @@ from textual.widgets import Footer, Sparkline, Static
 
 from ..collectors.postgres.samples import StatementRate, StatementsSample
 from ..store import SourceStatus, Store
-from .pg_tables import HIDDEN_QUERY, NOT_FETCHED, figure
-from .queries import STATEMENTS_SOURCE, WINDOWS, status_text
+from .pg_tables import HIDDEN_QUERY, NOT_FETCHED, WINDOWS, figure, status_text
+from .queries import STATEMENTS_SOURCE
 from .query_text import QueryTextScreen, full_text
 from .text import literal
 from .units import fmt_bytes, fmt_ms
