@@ -7,7 +7,9 @@ object that can describe itself in plain words and perform itself, but only when
 1. refuses everything under read-only (and says so), without asking;
 2. otherwise asks the person (a modal in the TUI; an explicit flag headless), the default
    answer being No;
-3. performs the action once if, and only if, the answer was yes, off the event loop;
+3. performs the action once if, and only if, the answer was yes: a blocking `perform` in a
+   worker thread (signals, file writes), an `async def perform` awaited on the gate's own
+   loop (asyncpg: a connection belongs to the loop that made it);
 4. appends one audit record per request: time, OS user, action, target, decision,
    duration, outcome or error.
 
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import inspect
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -90,8 +93,15 @@ class Action(Protocol):
         """Extra audit fields (pid, signal, nice values...), secrets already masked."""
         ...
 
-    def perform(self, approval: Approval) -> str:
-        """Do it (blocking). Returns what happened in plain words; raises on failure."""
+    def perform(self, approval: Approval) -> str | Awaitable[str]:
+        """Do it; returns what happened in plain words, raises on failure.
+
+        Either a plain (blocking) method, which the gate runs in a worker thread, or an
+        `async def`, which the gate awaits on its own event loop: the form for asyncpg,
+        whose connections belong to the loop that made them. Never a plain method that
+        returns an awaitable: the gate tells the two apart with
+        `inspect.iscoroutinefunction`, and such a method is refused as a failure.
+        """
         ...
 
 
@@ -113,6 +123,9 @@ class Outcome:
 
 
 Asker = Callable[[Action], Awaitable[bool]]
+
+# The audited error of an approved action whose run was cancelled (perftop stopping).
+INTERRUPTED = "interrupted while running (perftop was stopping): it may or may not have run"
 
 
 async def _never(action: Action) -> bool:
@@ -140,7 +153,17 @@ class Gate:
             if not approved:
                 outcome = Outcome(Decision.DECLINED)
             else:
-                outcome = await self._perform(action)
+                try:
+                    outcome = await self._perform(action)
+                except asyncio.CancelledError:
+                    # perftop is stopping while the action runs (an awaited one stops at its
+                    # next await; a thread finishes on its own): audit that, then stop.
+                    self._audit(action, Outcome(Decision.APPROVED, error=INTERRUPTED), started)
+                    raise
+        self._audit(action, outcome, started)
+        return outcome
+
+    def _audit(self, action: Action, outcome: Outcome, started: float) -> None:
         self.audit.append(
             action=action.kind,
             target=action.target,
@@ -150,15 +173,33 @@ class Gate:
             outcome=outcome.result,
             error=outcome.error,
         )
-        return outcome
 
     async def _perform(self, action: Action) -> Outcome:
         approval = Approval(_GATE_KEY)
         try:
-            result = await asyncio.to_thread(action.perform, approval)
+            result = await _run(action, approval)
         except Exception as exc:  # noqa: BLE001 - the outcome carries it to the audit and UI
             return Outcome(Decision.APPROVED, error=_plain_error(exc))
         return Outcome(Decision.APPROVED, result=result)
+
+
+async def _run(action: Action, approval: Approval) -> str:
+    """`action.perform`: awaited here when it is `async def`, else in a worker thread."""
+    if inspect.iscoroutinefunction(action.perform):
+        result: object = await action.perform(approval)
+    else:
+        result = await asyncio.to_thread(action.perform, approval)
+        if inspect.isawaitable(result):
+            close = getattr(result, "close", None)
+            if callable(close):
+                close()  # never awaited: close it so it does not warn at exit
+            raise TypeError(
+                f"{type(action).__name__}.perform returned an awaitable from a plain method: "
+                "declare it `async def`"
+            )
+    if not isinstance(result, str):
+        raise TypeError(f"{type(action).__name__}.perform returned {type(result).__name__}")
+    return result
 
 
 def _plain_error(exc: BaseException) -> str:
