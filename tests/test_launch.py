@@ -145,6 +145,11 @@ async def test_live_burn_cpu_is_the_top_function_under_main(
     assert "argv=['60']" in text
     out, err = capfd.readouterr()
     assert "program says" not in out + err
+    # Still running: no session from the agent yet, so the windows held are saved instead.
+    assert not program.session_path.exists()
+    saved = files.load(collector.save_session(tmp_path / "live.pyisession"))
+    assert_burn_cpu_is_hot(saved)
+    assert merge(saved.windows).samples == merge(collector.sample(None).windows).samples
 
 
 @run

@@ -130,6 +130,47 @@ def _pyinstrument_frame(info: str) -> Frame:
     return Frame(name, where, line)
 
 
+def save_session(sample: StackSample, path: str | os.PathLike[str]) -> Path:
+    """Write `sample`'s windows as a pyinstrument session (`.pyisession`) to `path`.
+
+    For profiles that have no session of their own (a program still running or killed
+    before its agent saved one, a py-spy attach): one record per distinct stack, its time
+    being samples / requested rate, so pyinstrument's aggregate views (not its timeline)
+    show what the pane shows. Only the windows in `sample` are included.
+    """
+    from pyinstrument.session import Session
+
+    totals: dict[tuple[str, ...], float] = {}
+    for window in sample.windows:
+        rate = window.requested_rate or window.achieved_rate or 1.0
+        for stack, count in window.stacks:
+            key = (
+                f"{stack.thread}\x00{THREAD_FILE}\x00{stack.thread_id}",
+                *(f"{f.name}\x00{f.file}\x00{f.line}" for f in stack.frames),
+            )
+            totals[key] = totals.get(key, 0.0) + count / rate
+    started = min((w.started for w in sample.windows), default=0.0)
+    ended = max((w.started + w.duration for w in sample.windows), default=0.0)
+    rate = max((w.requested_rate for w in sample.windows), default=0.0)
+    interval = 1.0 / rate if rate > 0 else 0.001
+    session = Session(
+        frame_records=[(list(key), seconds) for key, seconds in totals.items()],
+        start_time=started,
+        duration=max(0.0, ended - started),
+        min_interval=interval,
+        max_interval=interval,
+        sample_count=sum(w.samples for w in sample.windows),
+        start_call_stack=[],
+        target_description=sample.target.command,
+        cpu_time=0.0,
+        sys_path=[],
+        sys_prefixes=[],
+    )
+    target = Path(path)
+    session.save(target)
+    return target
+
+
 # speedscope -----------------------------------------------------------------------------------
 
 

@@ -359,8 +359,21 @@ class LaunchCollector:
         return {}
 
     def save_session(self, destination: str | os.PathLike[str]) -> Path:
-        """Save the program's pyinstrument session (once it has exited)."""
-        return self.launched.save_session(destination)
+        """Save the run as a pyinstrument session.
+
+        Once the program has exited normally this is the agent's own session (the whole
+        run); while it runs, or if it was killed before the agent could save, the windows
+        perftop holds are written instead (`files.save_session`: aggregate, no timeline).
+        """
+        if self.launched.session_path.exists():
+            return self.launched.save_session(destination)
+        from .files import save_session
+
+        sample = self.sample(self.launched.returncode)
+        try:
+            return save_session(sample, destination)
+        except OSError as exc:
+            raise LaunchError(f"could not save the session to {destination}: {exc}") from exc
 
     # reading the pipe -----------------------------------------------------------------------
 
