@@ -111,7 +111,7 @@ class Icicle(ScrollView, can_focus=True):
         self.selected: Path = ()
         """The path of the selected box; kept across refreshes while that path exists."""
         self._rows: list[list[Cell]] = []
-        self._laid_out_for: tuple[CallNode | None, int] | None = None
+        self._laid_out_for: tuple[int, int] | None = None  # (id of node, width)
         self._strips: dict[int, Strip] = {}
 
     # the public API -----------------------------------------------------------------------
@@ -143,9 +143,10 @@ class Icicle(ScrollView, can_focus=True):
 
     def _layout(self) -> None:
         width = self.scrollable_content_region.width or self.size.width
-        if self._laid_out_for == (self.node, width):
+        # By identity: comparing trees by value would walk every node on every line drawn.
+        if self._laid_out_for == (id(self.node), width):
             return
-        self._laid_out_for = (self.node, width)
+        self._laid_out_for = (id(self.node), width)
         self._strips.clear()
         node = self.node
         if node is None or width <= 0 or node.total <= 0:

@@ -313,7 +313,9 @@ class CallTree(Tree[Path]):
         cursor = self.cursor_node.data if self.cursor_node is not None else None
         changed = self.root.data != top.path
         self.root.data = top.path
-        self.root.set_label(self.label_for(top))
+        label = self.label_for(top)
+        if label != self.root.label:
+            self.root.set_label(label)
         self._call_nodes[top.path] = top
         changed = self._sync(self.root, top) or changed
         if not self.root.is_expanded:
@@ -332,9 +334,12 @@ class CallTree(Tree[Path]):
         for widget_child, child in zip(shown.children, wanted, strict=True):
             self._call_nodes[child.path] = child
             if not changed:
-                widget_child.set_label(self.label_for(child))
+                label = self.label_for(child)
+                if label != widget_child.label:
+                    widget_child.set_label(label)
             if child.path in self.expanded_paths:
-                widget_child.expand()
+                if not widget_child.is_expanded:
+                    widget_child.expand()
             elif widget_child.is_expanded:
                 widget_child.collapse()
             changed = self._sync(widget_child, child) or changed
@@ -530,7 +535,7 @@ class StacksScreen(Screen[None]):
         self.status: SourceStatus = STARTING
         self.profile: Profile | None = None
         """What the views show: the merged windows of the span, after thread and idle."""
-        self.calls: CallNode | None = None
+        self._calls: CallNode | None = None
         self._profile_key: tuple[object, ...] | None = None
         self._stale: set[View] = set(VIEWS)
         self._composed = False
@@ -551,6 +556,14 @@ class StacksScreen(Screen[None]):
         self.app.push_screen(DumpScreen(stacks))
 
     @property
+    def calls(self) -> CallNode | None:
+        """The call tree of `profile`, built when a view or a drill first needs it (the top
+        table alone does not)."""
+        if self._calls is None and self.profile is not None:
+            self._calls = self.profile.call_tree()
+        return self._calls
+
+    @property
     def focus_node(self) -> CallNode | None:
         """The node drilled into (the root when not drilled)."""
         return None if self.calls is None else zoom(self.calls, self.path)
@@ -561,14 +574,15 @@ class StacksScreen(Screen[None]):
 
     def _recompute(self, reset_tree: bool = False) -> None:
         sample = self.sample
-        key = (sample, self.span, self.thread, self.idle)
+        # By identity: comparing samples by value would walk every window.
+        key = (id(sample), self.span, self.thread, self.idle)
         if sample is None:
-            self.profile = self.calls = None
+            self.profile = self._calls = None
         elif key != self._profile_key:
             windows = select(sample.windows, self.span)
             threads = None if self.thread is None else (self.thread,)
             self.profile = merge(windows, threads, include_idle=self.idle)
-            self.calls = self.profile.call_tree()
+            self._calls = None
         self._profile_key = key
         # A drilled frame that left the span: back out to its nearest caller still there.
         while self.path and self.focus_node is None:
@@ -639,13 +653,17 @@ class StacksScreen(Screen[None]):
         return ([ENDED] if sample.ended else []) + ([sample.notice] if sample.notice else [])
 
     def _draw_view(self, reset_tree: bool) -> None:
-        node, profile = self.focus_node, self.profile
-        if node is None or profile is None:
+        profile = self.profile
+        if profile is None:
             return
         if self.view == "top":
             stats = subtree(profile, self.path).top_functions(self.sort_by)
             self.query_one(FunctionTable).update(stats, self.sort_by)
-        elif self.view == "tree":
+            return
+        node = self.focus_node
+        if node is None:
+            return
+        if self.view == "tree":
             self.query_one(CallTree).show(node, reset_tree)
         else:
             self.query_one(Icicle).show(node)
@@ -684,8 +702,8 @@ class StacksScreen(Screen[None]):
             style = "reverse bold" if view == self.view else "dim"
             line.append(f" {VIEW_NAMES[view]} ", style)
         line.append(f"  sort {self.sort_by}", "dim")
-        node = self.focus_node
-        if self.path and node is not None and self.calls is not None:
+        node = self.focus_node if self.path else None  # no call tree unless drilled
+        if node is not None and self.calls is not None:
             line.append("  in ", "dim")
             line.append_text(literal(" › ".join(name for name, _ in self.path)))
             line.append(f" ({percent(node.total, self.calls.total):.1f}%)", "dim")
