@@ -502,6 +502,13 @@ async def test_waiting_then_ended_keeps_the_last_data() -> None:
         await pilot.pause()
         text = screen_text(app)
         assert ENDED in text and "burn_cpu" in text
+        # The sampler fails once the process is gone: the last data stays, with the reason.
+        store.set_status("stacks", SourceStatus("failing", "py-spy: no process 4242"))
+        screen.show(store)
+        await pilot.pause()
+        text = screen_text(app)
+        assert f"{ENDED} · py-spy: no process 4242" in text and "burn_cpu" in text
+        assert not screen.query_one("#stacks-status", Static).display
 
 
 # pixels -----------------------------------------------------------------------------------------

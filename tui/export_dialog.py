@@ -82,7 +82,7 @@ class ExportDialog(ModalScreen[tuple[str, ExportFormat] | None]):
                 for fmt, label in LABELS.items():
                     yield RadioButton(label, value=fmt == self.fmt, id=f"export-{fmt}")
             yield Static(
-                "Enter writes · Esc cancels · ↑↓ in the list picks the format",
+                "Enter in the path writes · Tab, then Space picks a format · Esc cancels",
                 id="export-hint",
                 markup=False,
             )

@@ -614,7 +614,10 @@ class StacksScreen(Screen[None]):
         if not self._composed:
             return
         self.query_one("#stacks-header", Static).update(self.header_text())
-        failing = self.status.state == "failing"
+        # The data of an ended process stays on screen whatever the sampler says since;
+        # its failure is then one more notice.
+        ended = self.sample is not None and self.sample.ended
+        failing = self.status.state == "failing" and not ended
         waiting = not failing and self.profile is None
         status = self.query_one("#stacks-status", Static)
         status.display = failing or waiting
@@ -646,11 +649,14 @@ class StacksScreen(Screen[None]):
             self._focus_view()
 
     def notices(self) -> list[str]:
-        """ "process ended" and the sampler's own notice, when there are any."""
+        """ "Process ended" (and why sampling stopped), the sampler's own notice."""
         sample = self.sample
         if sample is None:
             return []
-        return ([ENDED] if sample.ended else []) + ([sample.notice] if sample.notice else [])
+        notes = [ENDED] if sample.ended else []
+        if sample.ended and self.status.state == "failing" and self.status.message:
+            notes.append(self.status.message)
+        return notes + ([sample.notice] if sample.notice else [])
 
     def _draw_view(self, reset_tree: bool) -> None:
         profile = self.profile
