@@ -113,6 +113,7 @@ class Icicle(ScrollView, can_focus=True):
         self._rows: list[list[Cell]] = []
         self._laid_out_for: tuple[int, int] | None = None  # (id of node, width)
         self._strips: dict[int, Strip] = {}
+        self._styles: dict[str, Style] = {}  # per component class, until the styles change
 
     # the public API -----------------------------------------------------------------------
 
@@ -251,6 +252,7 @@ class Icicle(ScrollView, can_focus=True):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._strips.clear()
+        self._styles.clear()
         self.refresh()
 
     def _on_resize(self, event: events.Resize) -> None:
@@ -279,7 +281,7 @@ class Icicle(ScrollView, can_focus=True):
         for cell in self._rows[index]:
             if cell.start > x:
                 segments.append(Segment(" " * (cell.start - x), base))
-            style = self._cell_style(cell)
+            style = self._cell_style(cell, base)
             if cell.node.path == self.selected:
                 style += selected
             if cell.width < 2:
@@ -291,7 +293,7 @@ class Icicle(ScrollView, can_focus=True):
             x = cell.start + cell.width
         return Strip(segments).adjust_cell_length(width, base)
 
-    def _cell_style(self, cell: Cell) -> Style:
+    def _cell_style(self, cell: Cell, base: Style) -> Style:
         frame = cell.node.frame
         if frame is None:
             name = "icicle--root"
@@ -299,7 +301,10 @@ class Icicle(ScrollView, can_focus=True):
             name = "icicle--native"
         else:
             name = f"icicle--c{colour_index(frame.file)}"
-        return self.rich_style + self.get_component_rich_style(name)
+        style = self._styles.get(name)
+        if style is None:
+            style = self._styles[name] = base + self.get_component_rich_style(name)
+        return style
 
     def _cell_label(self, cell: Cell) -> str:
         frame = cell.node.frame
