@@ -1,7 +1,8 @@
 """The `perftop` command line (also `python -m perftop`).
 
     perftop [-d SECONDS] [--theme NAME] [--read-only] [--audit-file PATH] [--config PATH]
-    perftop snapshot --json [--seconds N]
+            [--dsn DSN]
+    perftop snapshot --json [--seconds N] [--pid PID --approve attach] [--dsn DSN]
     perftop --version | --help
 
 Settings come from the defaults, overlaid with the config file (`--config`, else
@@ -29,7 +30,8 @@ import sys
 from pathlib import Path
 
 from . import __version__
-from .actions.gate import lockdown
+from .actions.audit import AuditLog
+from .actions.gate import Action, Gate, lockdown
 from .config import ConfigError, Settings, apply, check_delay, config_dir, load
 
 EXIT_OK = 0
@@ -39,9 +41,11 @@ EXIT_INTERRUPTED = 130
 
 EPILOG = """\
 commands:
-  snapshot --json [--seconds N]
+  snapshot --json [--seconds N] [--pid PID --approve attach] [--dsn DSN]
                   sample the machine for N seconds (default 1) without the TUI and print
-                  one JSON document: system, per-core CPU, disks, network, every process
+                  one JSON document: system, per-core CPU, disks, network, every process;
+                  with --pid, the Python stacks of that process (py-spy, attached only
+                  with --approve attach); with --dsn or PG* variables, PostgreSQL
 
 exit codes:
   0    ended normally; a snapshot with data from every collector
@@ -72,6 +76,30 @@ def _seconds(text: str) -> float:
     if not math.isfinite(value) or value <= 0:
         raise argparse.ArgumentTypeError(f"must be a number of seconds above 0 (got {text})")
     return value
+
+
+def _pid(text: str) -> int:
+    """argparse type for --pid: a positive integer."""
+    if not text.isdigit() or int(text) <= 0:
+        raise argparse.ArgumentTypeError(f"not a process id: {text!r}")
+    return int(text)
+
+
+def _rate(text: str) -> int:
+    """argparse type for --rate: samples per second, 1 to 1000."""
+    if not text.isdigit() or not 1 <= int(text) <= 1000:
+        raise argparse.ArgumentTypeError(
+            f"must be a whole number of samples per second, 1-1000 (got {text!r})"
+        )
+    return int(text)
+
+
+PG_VARIABLES = ("PGHOST", "PGPORT", "PGUSER", "PGDATABASE", "PGSERVICE", "PGPASSWORD")
+
+
+def postgres_requested(dsn: str | None) -> bool:
+    """Whether the person pointed perftop at PostgreSQL: --dsn, `dsn` or PG* variables."""
+    return bool(dsn) or any(os.environ.get(name) for name in PG_VARIABLES)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -112,6 +140,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="config file (default $XDG_CONFIG_HOME/perftop/config.toml)",
     )
+    parser.add_argument(
+        "--dsn",
+        metavar="DSN",
+        help="PostgreSQL to watch (URI or key=value); default: the PG* environment, "
+        "or a local socket when a server answers there",
+    )
     parser.add_argument("--version", action="version", version=f"perftop {__version__}")
 
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -135,6 +169,25 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="how long to sample; every rate is the average over it (default 1)",
     )
+    snapshot.add_argument(
+        "--pid", type=_pid, metavar="PID", help="add the Python stacks of this process (py-spy)"
+    )
+    snapshot.add_argument(
+        "--approve",
+        action="append",
+        choices=["attach"],
+        default=[],
+        help="approve an intrusive step without a prompt: `attach` lets py-spy read --pid",
+    )
+    snapshot.add_argument(
+        "--rate", type=_rate, default=100, metavar="HZ", help="py-spy samples per second"
+    )
+    snapshot.add_argument(
+        "--dsn",
+        dest="snapshot_dsn",  # not "dsn": a subparser's default would hide `perftop --dsn`
+        metavar="DSN",
+        help="add PostgreSQL statements and activity from this server",
+    )
     return parser
 
 
@@ -154,6 +207,9 @@ def settings_from(args: argparse.Namespace) -> Settings:
         flags["read_only"] = True
     if args.audit_file is not None:
         flags["audit_file"] = str(args.audit_file)
+    dsn = getattr(args, "snapshot_dsn", None) or args.dsn
+    if dsn is not None:
+        flags["dsn"] = dsn
     return apply(settings, flags, "command line")
 
 
@@ -173,9 +229,26 @@ def check_theme(settings: Settings) -> None:
 def _snapshot(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if not args.json:
         parser.error("snapshot needs --json (the only output format so far)")
+    if args.approve and args.pid is None:
+        parser.error("--approve attach needs --pid")
+    try:
+        settings = settings_from(args)
+    except ConfigError as exc:
+        parser.error(str(exc))
+    if settings.read_only:
+        lockdown()
     from . import snapshot
 
-    doc = snapshot.take(args.seconds)
+    extras = None
+    if args.pid is not None or postgres_requested(settings.dsn):
+        extras = snapshot.Extras(
+            pid=args.pid,
+            gate=_headless_gate(settings, approve="attach" in args.approve),
+            rate=args.rate,
+            postgres=postgres_requested(settings.dsn),
+            dsn=settings.dsn,
+        )
+    doc = snapshot.take(args.seconds, extras=extras)
     try:
         sys.stdout.write(snapshot.dumps(doc) + "\n")
         sys.stdout.flush()
@@ -184,6 +257,15 @@ def _snapshot(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_PARTIAL
     return EXIT_OK if snapshot.all_ok(doc) else EXIT_PARTIAL
+
+
+def _headless_gate(settings: Settings, approve: bool) -> Gate:
+    """The gate without a person: the --approve flag is the answer, and it is audited."""
+
+    async def answer(action: Action) -> bool:
+        return approve
+
+    return Gate(AuditLog(settings.audit_file), read_only=settings.read_only, ask=answer)
 
 
 def main(argv: list[str] | None = None) -> int:

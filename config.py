@@ -9,6 +9,7 @@ The config file is TOML at `$XDG_CONFIG_HOME/perftop/config.toml`
     audit_file = "~/.local/state/perftop/audit.jsonl"
     sort = "cpu"           # the process table's initial sort column
     tree = false           # start in tree view
+    dsn = "postgresql://app@db/shop"  # PostgreSQL to watch (no password here: use ~/.pgpass)
 """
 
 from __future__ import annotations
@@ -63,6 +64,8 @@ class Settings:
     """Start the process table in tree view."""
     no_color: bool = False
     """Set when NO_COLOR is in the environment: the ANSI theme, no colour of our own."""
+    dsn: str | None = None
+    """PostgreSQL to watch (`--dsn`); None: the PG* environment or a local socket, if any."""
 
 
 def check_delay(value: float) -> float:
@@ -99,7 +102,7 @@ def apply(settings: Settings, data: dict[str, object], origin: str) -> Settings:
                 changes["delay"] = check_delay(float(value))
             except ConfigError as exc:
                 raise ConfigError(f"{origin}: {exc}") from None
-        elif key in ("theme", "sort"):
+        elif key in ("theme", "sort", "dsn"):
             if not isinstance(value, str):
                 raise ConfigError(f"{origin}: {key} must be a string")
             if key == "sort" and value not in SORT_KEYS:

@@ -30,8 +30,15 @@ field that is `null` could not be read (another user's /proc/PID/io). Units are 
 seconds, percent (a process's CPU % is of one core, up to 100 × cores). Command lines pass
 through `redact`, so passwords on them read `****`.
 
-Each section is one function of the store; `SECTIONS` lists them in document order, so the
-later parts (stacks with `--pid`, PostgreSQL with `--dsn`) add a collector and a section.
+With `--pid PID --approve attach`, a "stacks" section is added: py-spy attached through the
+approval gate (the flag is the answer; without it the gate declines and the section says
+so), sampled over the same N seconds (collectors/stacks/headless.py). With `--dsn` (or the
+PG* environment), a "postgres" section: statements over the N seconds and the activity at
+the end (collectors/postgres/headless.py). Both run concurrently with the machine's
+collectors, on the same loop. A section whose part failed carries an "error"/"errors" entry
+and makes the exit code 1.
+
+Each machine section is one function of the store; `SECTIONS` lists them in document order.
 """
 
 from __future__ import annotations
@@ -42,9 +49,11 @@ import datetime as dt
 import json
 import math
 import socket
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from . import __version__
+from .actions.gate import Gate
 from .collectors.base import Collector, tick
 from .collectors.samples import (
     CoreUsage,
@@ -166,10 +175,42 @@ def document(
 
 
 def all_ok(doc: dict[str, object]) -> bool:
-    """True when every collector's final tick produced data."""
+    """True when every collector's final tick produced data and every extra part worked."""
     status = doc["status"]
     assert isinstance(status, dict)
+    stacks = doc.get("stacks")
+    if isinstance(stacks, dict) and stacks.get("error"):
+        return False
+    postgres = doc.get("postgres")
+    if isinstance(postgres, dict) and postgres.get("errors"):
+        return False
     return all(entry["state"] == "ok" for entry in status.values())
+
+
+@dataclass(frozen=True, slots=True)
+class Extras:
+    """The optional parts of a snapshot: stacks of one process, PostgreSQL."""
+
+    pid: int | None = None
+    gate: Gate | None = None  # asks nobody: its asker is the --approve flag
+    rate: int = 100
+    postgres: bool = False
+    dsn: str | None = None
+
+
+async def _extras(seconds: float, extras: Extras) -> dict[str, object]:
+    parts: dict[str, Awaitable[dict[str, object]]] = {}
+    if extras.pid is not None:
+        from .collectors.stacks.headless import stacks_section
+
+        assert extras.gate is not None, "attaching needs the gate"
+        parts["stacks"] = stacks_section(extras.pid, seconds, extras.rate, gate=extras.gate)
+    if extras.postgres:
+        from .collectors.postgres.headless import postgres_section
+
+        parts["postgres"] = postgres_section(extras.dsn, seconds)
+    values = await asyncio.gather(*parts.values())
+    return dict(zip(parts, values, strict=True))
 
 
 async def collect(seconds: float, collectors: list[Collector]) -> Store:
@@ -181,14 +222,24 @@ async def collect(seconds: float, collectors: list[Collector]) -> Store:
     return store
 
 
-def take(seconds: float, collectors: list[Collector] | None = None) -> dict[str, object]:
-    """Run the collectors for `seconds` on a fresh event loop; returns the document."""
-    if collectors is None:
-        collectors = default_collectors(seconds)
-    store = asyncio.run(collect(seconds, collectors))
-    return document(
-        store, [c.source for c in collectors], seconds, dt.datetime.now(dt.timezone.utc)
-    )
+def take(
+    seconds: float, collectors: list[Collector] | None = None, extras: Extras | None = None
+) -> dict[str, object]:
+    """Run the collectors (and the extras) for `seconds` on a fresh event loop; returns the
+    document."""
+    chosen = default_collectors(seconds) if collectors is None else collectors
+
+    async def everything() -> tuple[Store, dict[str, object]]:
+        machine = collect(seconds, chosen)
+        if extras is None:
+            return await machine, {}
+        return await asyncio.gather(machine, _extras(seconds, extras))
+
+    store, more = asyncio.run(everything())
+    doc = document(store, [c.source for c in chosen], seconds, dt.datetime.now(dt.timezone.utc))
+    for key, part in more.items():
+        doc[key] = _finite(part)
+    return doc
 
 
 def dumps(doc: dict[str, object]) -> str:
