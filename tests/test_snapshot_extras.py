@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from perftop.cli import PG_VARIABLES
+
 from .pg_cluster import PgCluster
 
 BURN = """
@@ -38,17 +40,17 @@ def burner() -> Iterator[subprocess.Popen[bytes]]:
     proc.wait()
 
 
-def snapshot(tmp_path: Path, *args: str, env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
-    full = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state"), **(env or {})}
-    full["XDG_CONFIG_HOME"] = str(tmp_path / "config")
-    for name in ("PGHOST", "PGPORT", "PGUSER", "PGDATABASE", "PGSERVICE", "PGPASSWORD"):
-        full.pop(name, None) if name not in (env or {}) else None
+def snapshot(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`perftop snapshot --json ARGS` with empty config/state dirs and no PG* variables."""
+    env = {k: v for k, v in os.environ.items() if k not in PG_VARIABLES}
+    env["XDG_STATE_HOME"] = str(tmp_path / "state")
+    env["XDG_CONFIG_HOME"] = str(tmp_path / "config")
     return subprocess.run(
         [sys.executable, "-m", "perftop", "snapshot", "--json", *args],
         capture_output=True,
         text=True,
         timeout=120,
-        env=full,
+        env=env,
     )
 
 
