@@ -21,7 +21,9 @@ def backend(pid: int, *blocked_by: int) -> Backend:
 
 
 def tree(backends: list[Backend]) -> list[tuple[int, int]]:
-    return [(b.pid, depth) for b, depth in blocking_tree(backends)]
+    """The tree of `backends` given in pid order (siblings keep the order given)."""
+    ordered = sorted(backends, key=lambda b: b.pid)
+    return [(b.pid, depth) for b, depth in blocking_tree(ordered)]
 
 
 def test_root_blocker_first_and_chains_nest() -> None:

@@ -16,6 +16,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Sparkline, Static
 
+from perftop.collectors.postgres.activity import blocking_tree
 from perftop.collectors.postgres.samples import Backend, StatementRate
 from perftop.store import SourceStatus, Store
 from perftop.themes import load
@@ -24,7 +25,6 @@ from perftop.tui.pg_tables import (
     STATEMENT_SORTS,
     ActivityTable,
     StatementsTable,
-    blocking_order,
     idle_class,
 )
 from perftop.tui.queries import INTRUSIVE_BINDINGS, ChoicePicker, QueriesScreen
@@ -263,25 +263,25 @@ async def test_window_chooser_posts_window_changed() -> None:
 # activity --------------------------------------------------------------------------------------
 
 
-def test_blocking_order_root_first_each_backend_once() -> None:
+def test_blocking_tree_root_first_each_backend_once() -> None:
     a, b, c, d = backend(1), backend(2, blocked_by=(1,)), backend(3, blocked_by=(2,)), backend(4)
-    assert [(x.pid, depth) for x, depth in blocking_order((d, c, b, a))] == [
+    assert [(x.pid, depth) for x, depth in blocking_tree((d, c, b, a))] == [
         (1, 0), (2, 1), (3, 2),
     ]  # fmt: skip
     # Blocked by two, waiting on a pid not listed (a prepared transaction), and a cycle.
     e, f = backend(5, blocked_by=(1, 2)), backend(6, blocked_by=(0,))
     g, h = backend(7, blocked_by=(8,)), backend(8, blocked_by=(7,))
-    assert [(x.pid, depth) for x, depth in blocking_order((a, b, e, f, g, h))] == [
+    assert [(x.pid, depth) for x, depth in blocking_tree((a, b, e, f, g, h))] == [
         (1, 0), (2, 1), (5, 1), (6, 0), (7, 0), (8, 1),
     ]  # fmt: skip
     # A hot row: each of 40 waiters is blocked by every earlier one. One line each.
     queue = [backend(100 + i, blocked_by=tuple(range(100, 100 + i))) for i in range(40)]
-    order = blocking_order(queue)
+    order = blocking_tree(queue)
     assert [x.pid for x, _ in order] == list(range(100, 140))
     assert [depth for _, depth in order][:3] == [0, 1, 1]
     # A chain deeper than Python's recursion limit.
     chain = [backend(1000 + i, blocked_by=(999 + i,) if i else ()) for i in range(3000)]
-    assert [depth for _, depth in blocking_order(chain)] == list(range(3000))
+    assert [depth for _, depth in blocking_tree(chain)] == list(range(3000))
 
 
 @run

@@ -12,6 +12,7 @@ from typing import ClassVar
 
 from rich.text import Text
 
+from ..collectors.postgres.activity import blocking_tree
 from ..collectors.postgres.samples import (
     Backend,
     ServerInfo,
@@ -360,48 +361,6 @@ def idle_class(backend: Backend) -> str:
     return "line-table--error" if idle > IDLE_XACT_ERROR else "line-table--warning"
 
 
-def blocking_order(backends: Iterable[Backend]) -> tuple[tuple[Backend, int], ...]:
-    """The backends involved in lock waits as trees, each backend once: (backend, depth).
-
-    Root blockers (blocking others or waiting, but on nobody in the list) come first, each
-    followed depth first by the backends it blocks, in the order given. A backend blocked by
-    several is shown once, under the first of them that is listed: `pg_blocking_pids` also
-    names the waiters ahead in a lock queue, so on a hot row each of N waiters is blocked by
-    all the earlier ones, and showing every path would take 2^N lines. Members of a cycle (a
-    deadlock before the server breaks it) start at the first one met; nothing loops.
-    """
-    backends = tuple(backends)
-    by_pid = {b.pid: b for b in backends}
-    children: dict[int, list[Backend]] = {}
-    parent: dict[int, int] = {}
-    for b in backends:
-        blockers = [pid for pid in b.blocked_by if pid in by_pid and pid != b.pid]
-        if blockers:
-            parent[b.pid] = blockers[0]
-            children.setdefault(blockers[0], []).append(b)
-    involved = [b for b in backends if b.pid in children or b.blocked_by]
-    order: list[tuple[Backend, int]] = []
-    seen: set[int] = set()
-
-    def walk(root: Backend) -> None:
-        stack = [(root, 0)]  # a loop, not recursion: a chain may be thousands deep
-        while stack:
-            backend, depth = stack.pop()
-            if backend.pid in seen:
-                continue
-            seen.add(backend.pid)
-            order.append((backend, depth))
-            stack.extend((c, depth + 1) for c in reversed(children.get(backend.pid, ())))
-
-    for b in involved:
-        if b.pid not in parent:
-            walk(b)
-    for b in involved:  # what is left waits inside a cycle
-        if b.pid not in seen:
-            walk(b)
-    return tuple(order)
-
-
 def _guide(depth: int) -> str:
     return "" if depth == 0 else "   " * (depth - 1) + "└─ "
 
@@ -464,10 +423,8 @@ class ActivityTable(LineTable[Backend]):
         workers: list[Backend] = []
         if self.blocking_tree:
             # Who blocks whom first (root blockers at depth 0, any backend type), then the
-            # client backends outside any lock wait in the chosen order. Not the collector's
-            # `blocking_tree`: it lists a backend under each of its blockers, 2^N lines for N
-            # waiters queued on one row.
-            tree = blocking_order(backends)
+            # client backends outside any lock wait in the chosen order.
+            tree = blocking_tree(backends)
             involved = {b.pid for b, _ in tree}
             rows = [b for b, _ in tree]
             guides = [_guide(depth) for _, depth in tree]

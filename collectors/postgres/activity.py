@@ -8,7 +8,7 @@ those become `query=""`, `query_hidden=True`, and a notice names the missing rol
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping
 
 from .connect import Link, Target
 from .queries import mask_sql, sql
@@ -82,37 +82,43 @@ class ActivityCollector:
         }
 
 
-def blocking_tree(backends: Sequence[Backend]) -> list[tuple[Backend, int]]:
-    """The backends involved in lock waits as a tree: each root blocker (blocking others,
-    blocked by no one in the list) at depth 0 by pid, then whom it blocks, depth-first. A blocker
-    that is itself blocked appears under its own blocker. A backend blocked by several
-    appears under each. Cycles (a deadlock not yet detected) are shown once, starting from
-    the lowest pid, and never loop."""
+def blocking_tree(backends: Iterable[Backend]) -> tuple[tuple[Backend, int], ...]:
+    """The backends involved in lock waits as trees, each backend once: (backend, depth).
+
+    Root blockers (blocking others or waiting, but on nobody in the list) come first, each
+    followed depth first by the backends it blocks, in the order given. A backend blocked by
+    several is shown once, under the first of them that is listed: `pg_blocking_pids` also
+    names the waiters ahead in a lock queue, so on a hot row each of N waiters is blocked by
+    all the earlier ones, and showing every path would take 2^N lines. Members of a cycle (a
+    deadlock before the server breaks it) start at the first one met; nothing loops.
+    """
+    backends = tuple(backends)
     by_pid = {b.pid: b for b in backends}
-    blocks: dict[int, list[int]] = {}
+    children: dict[int, list[Backend]] = {}
+    parent: dict[int, int] = {}
     for b in backends:
-        for blocker in b.blocked_by:
-            if blocker in by_pid:
-                blocks.setdefault(blocker, []).append(b.pid)
-    for waiting in blocks.values():
-        waiting.sort()
-    # A backend waiting on a pid not in the list (a prepared transaction: pid 0) is a root.
-    involved = set(blocks) | {b.pid for b in backends if b.blocked_by}
-    roots = sorted(p for p in involved if not any(q in by_pid for q in by_pid[p].blocked_by))
-    out: list[tuple[Backend, int]] = []
-    placed: set[int] = set()
+        blockers = [pid for pid in b.blocked_by if pid in by_pid and pid != b.pid]
+        if blockers:
+            parent[b.pid] = blockers[0]
+            children.setdefault(blockers[0], []).append(b)
+    involved = [b for b in backends if b.pid in children or b.blocked_by]
+    order: list[tuple[Backend, int]] = []
+    seen: set[int] = set()
 
-    def walk(pid: int, depth: int, path: frozenset[int]) -> None:
-        out.append((by_pid[pid], depth))
-        placed.add(pid)
-        for child in blocks.get(pid, ()):
-            if child not in path:
-                walk(child, depth + 1, path | {child})
+    def walk(root: Backend) -> None:
+        stack = [(root, 0)]  # a loop, not recursion: a chain may be thousands deep
+        while stack:
+            backend, depth = stack.pop()
+            if backend.pid in seen:
+                continue
+            seen.add(backend.pid)
+            order.append((backend, depth))
+            stack.extend((c, depth + 1) for c in reversed(children.get(backend.pid, ())))
 
-    for root in roots:
-        walk(root, 0, frozenset((root,)))
-    # What is left is blocked only inside a cycle: start each cycle at its lowest pid.
-    for pid in sorted(involved - placed):
-        if pid not in placed:
-            walk(pid, 0, frozenset((pid,)))
-    return out
+    for b in involved:
+        if b.pid not in parent:
+            walk(b)
+    for b in involved:  # what is left waits inside a cycle
+        if b.pid not in seen:
+            walk(b)
+    return tuple(order)
