@@ -1,0 +1,755 @@
+"""Actions on a PostgreSQL server: cancel, terminate, reset statistics, EXPLAIN ANALYZE,
+create pg_stat_statements.
+
+Each action is handed a `Connect`: an async callable returning a *new* asyncpg connection
+that the action owns and closes when it is done (`connection_factory(target)` makes one
+from the collectors' `Target`; the app may pass its own). Actions never borrow a
+collector's connection: an EXPLAIN ANALYZE may run for many seconds and must not hold up
+the live views. `perform` is `async def`, so the gate awaits it on the app's loop, where
+asyncpg connections live.
+
+Query texts, user, database and application names are untrusted: descriptions and audit
+fields shorten them to one line of about 80 characters and mask secrets (`mask_sql`). No
+target or detail ever holds a DSN.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import asyncpg
+
+from ..collectors.postgres.connect import APPLICATION_NAME, Target, missing_extension
+from ..collectors.postgres.queries import mask_sql
+from ..collectors.postgres.samples import Backend, ServerInfo, StatementKey
+from ..redact import redact
+from .gate import Approval
+
+Connect = Callable[[], Awaitable["asyncpg.Connection[Any]"]]
+
+EXPLAIN_TIMEOUT_S = 30.0  # statement_timeout of an EXPLAIN ANALYZE
+LOCK_TIMEOUT_S = 5.0  # lock_timeout of every action: never queue long behind a lock
+GENERIC_PLAN_TIMEOUT_MS = 2000  # statement_timeout of a plain EXPLAIN / GENERIC_PLAN
+TERMINATE_WAIT_MS = 5000  # pg_terminate_backend(pid, timeout) waits this long (14+)
+SHORT = 80  # characters of untrusted text in a prompt or an audit field
+
+
+class PostgresActionError(Exception):
+    """An action did not do what it was asked; the message is plain words for a person."""
+
+
+# Untrusted text -------------------------------------------------------------------------
+
+_UNTERMINATED_PASSWORD = re.compile(r"(?P<head>\bPASSWORD\s+)E?'[^']*$", re.IGNORECASE)
+
+
+def short(text: str, limit: int = SHORT) -> str:
+    """One line of at most `limit` characters, secrets masked (also a password cut off by
+    pg_stat_activity's truncation, which `mask_sql` cannot see the end of)."""
+    text = _UNTERMINATED_PASSWORD.sub(lambda m: m.group("head") + "'****'", mask_sql(text))
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _name(text: str) -> str:
+    return short(text, 40) or "?"
+
+
+def _for(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} min"
+    hours, rest = divmod(int(seconds), 3600)
+    return f"{hours} h {rest // 60} min"
+
+
+# SQL shape (what EXPLAIN will accept, without a round trip) -----------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SqlShape:
+    """What a quick scan of a statement found, outside strings, identifiers and comments."""
+
+    first_word: str  # lower case: "select", "with", "update", "(" ...; "" when empty
+    parameters: tuple[int, ...]  # $n placeholders, sorted, distinct
+    statements: int  # non-empty statements separated by `;`
+    words: frozenset[str]  # every bare word, lower case
+    body: str  # the text without a trailing `;`
+
+    @property
+    def modifies(self) -> tuple[str, ...]:
+        """The data-modifying keywords present (also `FOR UPDATE`, which locks rows)."""
+        return tuple(w.upper() for w in ("insert", "update", "delete", "merge") if w in self.words)
+
+
+_WORD = re.compile(r"[A-Za-z_\u0080-\uffff][A-Za-z0-9_$\u0080-\uffff]*")
+_DOLLAR_TAG = re.compile(r"\$(?:[A-Za-z_\u0080-\uffff][A-Za-z0-9_\u0080-\uffff]*)?\$")
+_PARAM = re.compile(r"\$(\d+)")
+
+
+def scan_sql(query: str) -> SqlShape:
+    """Scan `query` the way PostgreSQL's lexer splits it, far enough to find `$n`
+    parameters, statement boundaries and keywords (not a parser: a guard and a hint)."""
+    i, n = 0, len(query)
+    words: list[str] = []
+    params: set[int] = set()
+    segments, current = 0, False  # non-empty statements so far, and whether one is open
+    last_semicolon = -1
+    first = ""
+    while i < n:
+        c = query[i]
+        if c.isspace():
+            i += 1
+            continue
+        if query.startswith("--", i):
+            end = query.find("\n", i)
+            i = n if end < 0 else end + 1
+            continue
+        if query.startswith("/*", i):  # block comments nest in PostgreSQL
+            depth, i = 1, i + 2
+            while i < n and depth:
+                if query.startswith("/*", i):
+                    depth, i = depth + 1, i + 2
+                elif query.startswith("*/", i):
+                    depth, i = depth - 1, i + 2
+                else:
+                    i += 1
+            continue
+        if c == ";":
+            segments += current
+            current, last_semicolon = False, i
+            i += 1
+            continue
+        if not current:
+            current = True
+            if segments == 0:
+                word = _WORD.match(query, i)
+                first = word.group().lower() if word else c
+        if c in "'\"" or (c in "eE" and query.startswith("'", i + 1)):
+            escapes = c in "eE"
+            quote = "'" if escapes else c
+            i += 2 if escapes else 1
+            while i < n:
+                if escapes and query[i] == "\\":
+                    i += 2
+                elif query[i] == quote:
+                    if query.startswith(quote, i + 1):  # '' or "" inside
+                        i += 2
+                    else:
+                        i += 1
+                        break
+                else:
+                    i += 1
+            continue
+        if c == "$":
+            param = _PARAM.match(query, i)
+            if param:
+                params.add(int(param.group(1)))
+                i = param.end()
+                continue
+            tag = _DOLLAR_TAG.match(query, i)
+            if tag:
+                end = query.find(tag.group(), tag.end())
+                i = n if end < 0 else end + len(tag.group())
+                continue
+        word = _WORD.match(query, i)
+        if word:
+            words.append(word.group().lower())
+            i = word.end()
+            continue
+        i += 1
+    segments += current
+    body = query.rstrip()
+    if last_semicolon >= 0 and segments <= 1 and not query[last_semicolon + 1 :].strip():
+        body = query[:last_semicolon].rstrip()
+    return SqlShape(first, tuple(sorted(params)), segments, frozenset(words), body)
+
+
+_EXPLAINABLE = ("select", "with", "insert", "update", "delete", "merge", "values", "table", "(")
+
+
+def explain_problem(query: str) -> str | None:
+    """Why EXPLAIN ANALYZE cannot run `query` as it is, or None when it can."""
+    shape = scan_sql(query)
+    if shape.statements == 0:
+        return "there is no statement to explain"
+    if shape.statements > 1:
+        return "this text holds several statements: EXPLAIN takes one"
+    if shape.first_word not in _EXPLAINABLE:
+        return (
+            f"{shape.first_word.upper()} statements cannot be explained: EXPLAIN takes SELECT, "
+            "INSERT, UPDATE, DELETE, MERGE, VALUES and TABLE"
+        )
+    if shape.parameters:
+        first = ", ".join(f"${p}" for p in shape.parameters[:3])
+        more = "…" if len(shape.parameters) > 3 else ""
+        return (
+            f"this statement has parameters ({first}{more}) whose values pg_stat_statements "
+            "does not keep: it cannot be executed as it is, and perftop will not guess values"
+        )
+    return None
+
+
+# Connections ----------------------------------------------------------------------------
+
+
+def connection_factory(
+    target: Target, *, database: str | None = None, connect_timeout: float = 5.0
+) -> Connect:
+    """A `Connect` opening a fresh connection to `target` (to `database` when given), named
+    `perftop` in pg_stat_activity, with a lock_timeout and a 60 s statement_timeout that
+    each action narrows further."""
+    overrides: dict[str, Any] = dict(target.params)
+    if database is not None:
+        overrides["database"] = database
+    settings = {
+        "application_name": APPLICATION_NAME,
+        "statement_timeout": "60000",
+        "lock_timeout": str(int(LOCK_TIMEOUT_S * 1000)),
+    }
+
+    async def connect() -> asyncpg.Connection[Any]:
+        conn: asyncpg.Connection[Any] = await asyncpg.connect(
+            target.dsn, timeout=connect_timeout, server_settings=settings, **overrides
+        )
+        return conn
+
+    return connect
+
+
+@asynccontextmanager
+async def _connection(connect: Connect) -> AsyncIterator[asyncpg.Connection[Any]]:
+    try:
+        conn = await connect()
+    except Exception as exc:  # noqa: BLE001 - one plain line, never a DSN
+        raise PostgresActionError(f"cannot connect to PostgreSQL: {redact(str(exc))}") from None
+    try:
+        yield conn
+    finally:
+        if not conn.is_closed():
+            try:
+                await asyncio.wait_for(conn.close(), 2.0)
+            except Exception:  # noqa: BLE001 - a broken connection: drop it
+                conn.terminate()
+
+
+async def _rollback(conn: asyncpg.Connection[Any]) -> None:
+    """End the transaction without keeping anything; if even that fails, close the
+    connection, which makes the server roll back."""
+    if conn.is_closed():
+        return
+    try:
+        await asyncio.wait_for(conn.execute("ROLLBACK"), 5.0)
+    except BaseException:
+        conn.terminate()
+        raise
+
+
+def _refused(exc: asyncpg.PostgresError, needs: str) -> PostgresActionError:
+    return PostgresActionError(f"PostgreSQL refused: {redact(str(exc))} ({needs})")
+
+
+# Backends -------------------------------------------------------------------------------
+
+# The pid must still belong to the same user and database: a pid reused by a new session
+# between the prompt and the approval is not touched.
+_SIGNAL_BACKEND = """
+SELECT {function} AS done
+FROM pg_stat_activity
+WHERE pid = $1 AND coalesce(usename, '') = $2 AND coalesce(datname, '') = $3
+"""
+
+
+def _backend_label(b: Backend) -> str:
+    parts = [f"{_name(b.user)} on {_name(b.database)}"]
+    if b.application:
+        parts.append(_name(b.application))
+    return f"backend {b.pid} ({', '.join(parts)})"
+
+
+async def _signal_backend(conn: asyncpg.Connection[Any], backend: Backend, function: str) -> bool:
+    """Run `function` (pg_cancel_backend or pg_terminate_backend) on the backend if its pid
+    still belongs to the same user and database; raise when it does not, or when refused."""
+    try:
+        row = await conn.fetchrow(
+            _SIGNAL_BACKEND.format(function=function), backend.pid, backend.user, backend.database
+        )
+    except asyncpg.InsufficientPrivilegeError as exc:
+        raise _refused(exc, _SIGNAL_NEEDS) from None
+    if row is None:
+        raise PostgresActionError(
+            f"backend {backend.pid} is gone (or its pid now belongs to another session): "
+            "nothing was done"
+        )
+    return bool(row["done"])
+
+
+_SIGNAL_NEEDS = (
+    "needs membership in that role or in pg_signal_backend; a superuser's session needs a superuser"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CancelQuery:
+    """pg_cancel_backend: stop a backend's running query; the session stays connected."""
+
+    backend: Backend
+    connect: Connect = field(repr=False, compare=False)
+
+    @property
+    def kind(self) -> str:
+        return "pg-cancel"
+
+    @property
+    def target(self) -> str:
+        return _backend_label(self.backend)
+
+    @property
+    def title(self) -> str:
+        return f"Cancel the query of backend {self.backend.pid}"
+
+    def describe(self) -> str:
+        b = self.backend
+        running = f"running for {_for(b.query_seconds)}" if b.query_seconds is not None else ""
+        query = "its query hidden from perftop's role" if b.query_hidden else f"`{short(b.query)}`"
+        what = ", ".join(p for p in (f"{_name(b.user)} on {_name(b.database)}", running) if p)
+        text = (
+            f"Cancel the running query of backend {b.pid} ({what}: {query}). The query stops "
+            "with an error; the session stays connected."
+        )
+        if b.state and b.state != "active":
+            text += f" It is {_name(b.state)} now, so there may be no query to cancel."
+        return text
+
+    def details(self) -> Mapping[str, object]:
+        return _backend_details(self.backend)
+
+    async def perform(self, approval: Approval) -> str:
+        approval.check()
+        async with _connection(self.connect) as conn:
+            done = await _signal_backend(conn, self.backend, "pg_cancel_backend(pid)")
+        if not done:
+            raise PostgresActionError(
+                f"PostgreSQL reported that it could not cancel backend {self.backend.pid}"
+            )
+        return f"PostgreSQL cancelled the running query of backend {self.backend.pid}"
+
+
+@dataclass(frozen=True, slots=True)
+class TerminateBackend:
+    """pg_terminate_backend: close a backend's connection, rolling back its transaction."""
+
+    backend: Backend
+    connect: Connect = field(repr=False, compare=False)
+
+    @property
+    def kind(self) -> str:
+        return "pg-terminate"
+
+    @property
+    def target(self) -> str:
+        return _backend_label(self.backend)
+
+    @property
+    def title(self) -> str:
+        return f"Terminate backend {self.backend.pid}"
+
+    def describe(self) -> str:
+        b = self.backend
+        since = b.xact_seconds if b.state == "idle in transaction" else b.state_seconds
+        state = f"{_name(b.state)} for {_for(since)}" if b.state and since is not None else ""
+        query = "query hidden from perftop's role" if b.query_hidden else f"`{short(b.query)}`"
+        what = ", ".join(p for p in (f"{_name(b.user)} on {_name(b.database)}", state) if p)
+        return (
+            f"Terminate backend {b.pid} ({what}: {query}). Its connection is closed and any "
+            "open transaction is rolled back; the client gets an error and must reconnect."
+        )
+
+    def details(self) -> Mapping[str, object]:
+        return _backend_details(self.backend)
+
+    async def perform(self, approval: Approval) -> str:
+        approval.check()
+        pid = self.backend.pid
+
+        async with _connection(self.connect) as conn:
+            # 14+: wait until the backend has exited, so "terminated" means gone.
+            waits = conn.get_server_version().major >= 14
+            function = (
+                f"pg_terminate_backend(pid, {TERMINATE_WAIT_MS})"
+                if waits
+                else "pg_terminate_backend(pid)"
+            )
+            done = await _signal_backend(conn, self.backend, function)
+        if not done:
+            if waits:
+                raise PostgresActionError(
+                    f"backend {pid} was told to terminate but had not exited after "
+                    f"{TERMINATE_WAIT_MS // 1000} s"
+                )
+            raise PostgresActionError(f"PostgreSQL reported that it could not terminate {pid}")
+        if waits:
+            return f"backend {pid} was terminated: its connection is closed"
+        return f"PostgreSQL is terminating backend {pid}: its connection is being closed"
+
+
+def _backend_details(b: Backend) -> Mapping[str, object]:
+    return {
+        "pid": b.pid,
+        "backend_user": _name(b.user),
+        "database": _name(b.database),
+        "application": short(b.application, 40),
+        "state": b.state,
+        "query": "" if b.query_hidden else short(b.query),
+    }
+
+
+# pg_stat_statements ---------------------------------------------------------------------
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in re.findall(r"\d+", text))
+
+
+@dataclass(frozen=True, slots=True)
+class ResetStatements:
+    """pg_stat_statements_reset(): every entry (key None), or one statement's entries.
+
+    One statement is (userid, dbid, queryid): both its top-level and nested entries go.
+    """
+
+    key: StatementKey | None
+    query: str  # the statement's text, for the prompt ("" when resetting all)
+    connect: Connect = field(repr=False, compare=False)
+    user: str = ""  # names of key.userid and key.dbid, for the prompt
+    database: str = ""
+
+    def __post_init__(self) -> None:
+        # 0 means "every" to pg_stat_statements_reset: a key with one would erase far more.
+        if self.key is not None and 0 in (self.key.userid, self.key.dbid, self.key.queryid):
+            raise ValueError("a statement key with a 0 would reset more than one statement")
+
+    @property
+    def kind(self) -> str:
+        return "pg-stat-statements-reset"
+
+    @property
+    def target(self) -> str:
+        if self.key is None:
+            return "pg_stat_statements (all statements)"
+        return f"pg_stat_statements queryid {self.key.queryid} ({self._who()})"
+
+    @property
+    def title(self) -> str:
+        return "Reset all statement statistics" if self.key is None else "Reset one statement"
+
+    def _who(self) -> str:
+        assert self.key is not None
+        user = _name(self.user) if self.user else f"user oid {self.key.userid}"
+        database = _name(self.database) if self.database else f"database oid {self.key.dbid}"
+        return f"{user} on {database}"
+
+    def describe(self) -> str:
+        if self.key is None:
+            return (
+                "Erase pg_stat_statements' statistics of every statement, user and database on "
+                "this server. They are erased for every tool reading them (perftop, "
+                "pg_activity, monitoring), which all start again from zero; they cannot be "
+                "recovered."
+            )
+        return (
+            f"Erase pg_stat_statements' statistics of one statement ({self._who()}: "
+            f"`{short(self.query)}`). They are erased for every tool reading them, and its "
+            "figures start again from zero; other statements keep theirs."
+        )
+
+    def details(self) -> Mapping[str, object]:
+        if self.key is None:
+            return {"scope": "all"}
+        return {
+            "scope": "statement",
+            "userid": self.key.userid,
+            "dbid": self.key.dbid,
+            "queryid": self.key.queryid,
+            "query": short(self.query),
+        }
+
+    async def perform(self, approval: Approval) -> str:
+        approval.check()
+        needs = "needs a superuser or EXECUTE on pg_stat_statements_reset"
+        async with _connection(self.connect) as conn:
+            version = await conn.fetchval(
+                "SELECT extversion FROM pg_extension WHERE extname = 'pg_stat_statements'"
+            )
+            if version is None:
+                database = await conn.fetchval("SELECT current_database()")
+                raise PostgresActionError(
+                    f'pg_stat_statements is not installed in database "{_name(database)}": '
+                    "nothing to reset"
+                )
+            try:
+                if self.key is None:
+                    await conn.execute("SELECT pg_stat_statements_reset()")
+                    return "pg_stat_statements was reset: every statement starts from zero"
+                if _version(version) < (1, 7):
+                    raise PostgresActionError(
+                        f"pg_stat_statements {version} can only reset everything (resetting "
+                        "one statement needs 1.7, PostgreSQL 12)"
+                    )
+                # Named arguments: 1.11 (PostgreSQL 17) adds a 4th, minmax_only, defaulting
+                # to false; 1.7 to 1.10 have exactly these three.
+                await conn.execute(
+                    "SELECT pg_stat_statements_reset(userid => $1, dbid => $2, queryid => $3)",
+                    self.key.userid,
+                    self.key.dbid,
+                    self.key.queryid,
+                )
+            except asyncpg.InsufficientPrivilegeError as exc:
+                raise _refused(exc, needs) from None
+        return f"statistics of queryid {self.key.queryid} ({self._who()}) were reset"
+
+
+# EXPLAIN --------------------------------------------------------------------------------
+
+
+async def _set_local(conn: asyncpg.Connection[Any], **settings: str) -> None:
+    for name, value in settings.items():
+        await conn.execute("SELECT set_config($1, $2, true)", name, value)
+
+
+@dataclass(frozen=True, slots=True)
+class ExplainAnalyze:
+    """EXPLAIN (ANALYZE, BUFFERS) of a statement, which executes it, in a transaction that
+    is always rolled back. Run in the statement's database (the connection must be to it)
+    and, where perftop's role may become the statement's user, as that user."""
+
+    query: str
+    database: str
+    user: str
+    connect: Connect = field(repr=False, compare=False)
+    timeout_s: float = EXPLAIN_TIMEOUT_S
+
+    @property
+    def kind(self) -> str:
+        return "pg-explain-analyze"
+
+    @property
+    def target(self) -> str:
+        return f"`{short(self.query)}` ({_name(self.user)} on {_name(self.database)})"
+
+    @property
+    def title(self) -> str:
+        return "EXPLAIN ANALYZE: executes the statement"
+
+    def describe(self) -> str:
+        shape = scan_sql(self.query)
+        modifies = shape.modifies
+        text = (
+            f"EXECUTE `{short(self.query)}` in database {_name(self.database)} with EXPLAIN "
+            "ANALYZE, inside a transaction that is then rolled back. "
+        )
+        if modifies:
+            text += f"This statement contains {'/'.join(modifies)}. "
+        text += (
+            "It really runs: data-modifying statements (INSERT, UPDATE, DELETE, MERGE, or a "
+            "function with side effects) still take their locks and do their work before "
+            "the rollback, and sequences stay advanced. "
+            f"It runs as {_name(self.user)} where perftop's role may SET ROLE to it, else as "
+            f"perftop's role; it is stopped after {_for(self.timeout_s)} (statement_timeout) "
+            f"and gives up waiting for a lock after {_for(LOCK_TIMEOUT_S)} (lock_timeout)."
+        )
+        problem = explain_problem(self.query)
+        if problem is not None:
+            text += f" It will not run: {problem}."
+        else:
+            text += " Statements with $1 parameters cannot be executed as they are."
+        return text
+
+    def details(self) -> Mapping[str, object]:
+        return {
+            "query": short(self.query),
+            "database": _name(self.database),
+            "as_user": _name(self.user),
+            "statement_timeout_s": self.timeout_s,
+            "lock_timeout_s": LOCK_TIMEOUT_S,
+        }
+
+    async def perform(self, approval: Approval) -> str:
+        approval.check()
+        problem = explain_problem(self.query)
+        if problem is not None:
+            raise PostgresActionError(f"not executed: {problem}")
+        body = scan_sql(self.query).body
+        async with _connection(self.connect) as conn:
+            here = await conn.fetchrow(
+                "SELECT current_database() AS database, current_user AS me, "
+                "(SELECT pg_has_role(current_user, oid, 'MEMBER') FROM pg_roles "
+                " WHERE rolname = $1) AS may_become",
+                self.user,
+            )
+            assert here is not None
+            if here["database"] != self.database:
+                raise PostgresActionError(
+                    f'not executed: the statement ran in database "{_name(self.database)}" '
+                    f'but this connection is to "{_name(here["database"])}"'
+                )
+            become = bool(self.user) and self.user != here["me"] and bool(here["may_become"])
+            # The extended protocol (fetch) takes exactly one statement: a `;` smuggled past
+            # the scan is an error, never a second statement outside the EXPLAIN.
+            await conn.execute("BEGIN")
+            try:
+                await _set_local(
+                    conn,
+                    statement_timeout=str(int(self.timeout_s * 1000)),
+                    lock_timeout=str(int(LOCK_TIMEOUT_S * 1000)),
+                )
+                if become:
+                    await _set_local(conn, role=self.user)
+                rows = await conn.fetch("EXPLAIN (ANALYZE, BUFFERS, FORMAT TEXT) " + body)
+            except asyncpg.QueryCanceledError as exc:
+                raise PostgresActionError(f"stopped and rolled back: {exc}") from None
+            except asyncpg.PostgresError as exc:
+                raise PostgresActionError(f"failed and rolled back: {redact(str(exc))}") from None
+            finally:
+                await _rollback(conn)
+        me = here["me"]
+        who = _name(self.user) if become or self.user == me else f"{_name(me)} (perftop's role)"
+        plan = "\n".join(str(r[0]) for r in rows)
+        return f"EXPLAIN ANALYZE as {who}, rolled back:\n{plan}"
+
+
+async def generic_plan(
+    conn: asyncpg.Connection[Any],
+    query: str,
+    server_version_num: int,
+    *,
+    timeout_ms: int = GENERIC_PLAN_TIMEOUT_MS,
+) -> tuple[str | None, str]:
+    """A plan for `query` without executing it: `(plan, how)` or `(None, why not)`.
+
+    A statement with `$n` parameters needs EXPLAIN (GENERIC_PLAN), PostgreSQL 16+; one
+    without them gets a plain EXPLAIN on any version. Runs in a read-only transaction that
+    is rolled back, with a short statement_timeout and lock_timeout, on `conn` as it is
+    (its database and role: the caller picks a connection to the statement's database).
+    Needs no approval: nothing is executed. Server errors come back as `(None, reason)`.
+    """
+    shape = scan_sql(query)
+    problem = explain_problem(query)
+    if problem is not None and not (shape.parameters and problem.startswith("this statement has")):
+        return None, problem
+    if shape.parameters and server_version_num < 160000:
+        major = server_version_num // 10000
+        return None, (
+            "a plan without values for $1… needs EXPLAIN (GENERIC_PLAN), PostgreSQL 16 or "
+            f"later; this server is {major}"
+        )
+    if conn.is_in_transaction():
+        raise ValueError("generic_plan needs a connection outside any transaction")
+    options = "GENERIC_PLAN" if shape.parameters else "COSTS"
+    how = "generic plan (not executed)" if shape.parameters else "estimated plan (not executed)"
+    await conn.execute("BEGIN READ ONLY")
+    try:
+        await _set_local(
+            conn,
+            statement_timeout=str(timeout_ms),
+            lock_timeout=str(min(timeout_ms, int(LOCK_TIMEOUT_S * 1000))),
+        )
+        rows = await conn.fetch(f"EXPLAIN ({options}) " + shape.body)
+    except asyncpg.PostgresError as exc:
+        return None, f"EXPLAIN failed: {redact(str(exc))}"
+    finally:
+        await _rollback(conn)
+    return "\n".join(str(r[0]) for r in rows), how
+
+
+# The extension --------------------------------------------------------------------------
+
+_PRELOAD = """
+SELECT current_database() AS database,
+       EXISTS (SELECT 1 FROM pg_settings WHERE name = 'pg_stat_statements.max') AS preloaded,
+       CASE WHEN (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
+                 OR pg_has_role('pg_read_all_settings', 'USAGE')
+            THEN current_setting('shared_preload_libraries') END AS preload
+"""
+
+
+def extension_advice(server_info: ServerInfo, preload: str | None = None) -> str:
+    """What to do about pg_stat_statements on this server, in one line. `preload` is the
+    current shared_preload_libraries when known, so the line to add keeps what is there."""
+    if server_info.pgss_version is not None and server_info.pgss_preloaded:
+        return (
+            f"pg_stat_statements {server_info.pgss_version} is loaded and installed in "
+            f'database "{_name(server_info.database)}"'
+        )
+    return missing_extension(server_info, preload)
+
+
+@dataclass(frozen=True, slots=True)
+class CreateExtension:
+    """CREATE EXTENSION IF NOT EXISTS pg_stat_statements, only where it is preloaded."""
+
+    server_info: ServerInfo
+    connect: Connect = field(repr=False, compare=False)
+
+    @property
+    def kind(self) -> str:
+        return "pg-create-extension"
+
+    @property
+    def target(self) -> str:
+        return f"database {_name(self.server_info.database)}"
+
+    @property
+    def title(self) -> str:
+        return "Create extension pg_stat_statements"
+
+    def describe(self) -> str:
+        database = _name(self.server_info.database)
+        if not self.server_info.pgss_preloaded:
+            return (
+                f"{extension_advice(self.server_info)}. Until then perftop will not create "
+                "the extension: it would not work."
+            )
+        return (
+            f"Run CREATE EXTENSION IF NOT EXISTS pg_stat_statements in database {database}. "
+            "The module is already loaded (shared_preload_libraries) and counting; this adds "
+            "its view and functions to that database, where every role may then read "
+            "statement statistics. It needs a superuser."
+        )
+
+    def details(self) -> Mapping[str, object]:
+        return {"database": _name(self.server_info.database)}
+
+    async def perform(self, approval: Approval) -> str:
+        approval.check()
+        async with _connection(self.connect) as conn:
+            here = await conn.fetchrow(_PRELOAD)
+            assert here is not None
+            if here["database"] != self.server_info.database:
+                raise PostgresActionError(
+                    f'nothing was done: this connection is to "{_name(here["database"])}", '
+                    f'not "{_name(self.server_info.database)}"'
+                )
+            if not here["preloaded"]:
+                info = replace(self.server_info, pgss_preloaded=False)
+                raise PostgresActionError(
+                    f"nothing was done: {missing_extension(info, here['preload'])}"
+                )
+            try:
+                await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+            except asyncpg.InsufficientPrivilegeError as exc:
+                raise _refused(
+                    exc, "CREATE EXTENSION pg_stat_statements needs a superuser"
+                ) from None
+            version = await conn.fetchval(
+                "SELECT extversion FROM pg_extension WHERE extname = 'pg_stat_statements'"
+            )
+        return f'pg_stat_statements {version} is installed in database "{_name(here["database"])}"'
