@@ -60,7 +60,7 @@ def _name(text: str) -> str:
     return short(text, 40) or "?"
 
 
-def _for(seconds: float | None) -> str:
+def _duration(seconds: float | None) -> str:
     if seconds is None:
         return ""
     if seconds < 60:
@@ -178,7 +178,10 @@ _EXPLAINABLE = ("select", "with", "insert", "update", "delete", "merge", "values
 
 def explain_problem(query: str) -> str | None:
     """Why EXPLAIN ANALYZE cannot run `query` as it is, or None when it can."""
-    shape = scan_sql(query)
+    return _problem(scan_sql(query), parameters_ok=False)
+
+
+def _problem(shape: SqlShape, *, parameters_ok: bool) -> str | None:
     if shape.statements == 0:
         return "there is no statement to explain"
     if shape.statements > 1:
@@ -188,7 +191,7 @@ def explain_problem(query: str) -> str | None:
             f"{shape.first_word.upper()} statements cannot be explained: EXPLAIN takes SELECT, "
             "INSERT, UPDATE, DELETE, MERGE, VALUES and TABLE"
         )
-    if shape.parameters:
+    if shape.parameters and not parameters_ok:
         first = ", ".join(f"${p}" for p in shape.parameters[:3])
         more = "…" if len(shape.parameters) > 3 else ""
         return (
@@ -318,8 +321,8 @@ class CancelQuery:
 
     def describe(self) -> str:
         b = self.backend
-        running = f"running for {_for(b.query_seconds)}" if b.query_seconds is not None else ""
-        query = "its query hidden from perftop's role" if b.query_hidden else f"`{short(b.query)}`"
+        running = f"running for {_duration(b.query_seconds)}" if b.query_seconds is not None else ""
+        query = _query_shown(b)
         what = ", ".join(p for p in (f"{_name(b.user)} on {_name(b.database)}", running) if p)
         text = (
             f"Cancel the running query of backend {b.pid} ({what}: {query}). The query stops "
@@ -365,8 +368,8 @@ class TerminateBackend:
     def describe(self) -> str:
         b = self.backend
         since = b.xact_seconds if b.state == "idle in transaction" else b.state_seconds
-        state = f"{_name(b.state)} for {_for(since)}" if b.state and since is not None else ""
-        query = "query hidden from perftop's role" if b.query_hidden else f"`{short(b.query)}`"
+        state = f"{_name(b.state)} for {_duration(since)}" if b.state and since is not None else ""
+        query = _query_shown(b)
         what = ", ".join(p for p in (f"{_name(b.user)} on {_name(b.database)}", state) if p)
         return (
             f"Terminate backend {b.pid} ({what}: {query}). Its connection is closed and any "
@@ -388,7 +391,14 @@ class TerminateBackend:
                 if waits
                 else "pg_terminate_backend(pid)"
             )
-            done = await _signal_backend(conn, self.backend, function)
+            try:
+                done = await _signal_backend(conn, self.backend, function)
+            except asyncpg.QueryCanceledError:
+                # A factory's own short statement_timeout cut the wait: the signal was sent.
+                raise PostgresActionError(
+                    f"backend {pid} was told to terminate; perftop stopped waiting for it to "
+                    "exit (statement_timeout)"
+                ) from None
         if not done:
             if waits:
                 raise PostgresActionError(
@@ -399,6 +409,12 @@ class TerminateBackend:
         if waits:
             return f"backend {pid} was terminated: its connection is closed"
         return f"PostgreSQL is terminating backend {pid}: its connection is being closed"
+
+
+def _query_shown(b: Backend) -> str:
+    if b.query_hidden:
+        return "its query is hidden from perftop's role"
+    return f"`{short(b.query)}`" if b.query.strip() else "no query text"
 
 
 def _backend_details(b: Backend) -> Mapping[str, object]:
@@ -563,8 +579,8 @@ class ExplainAnalyze:
             "function with side effects) still take their locks and do their work before "
             "the rollback, and sequences stay advanced. "
             f"It runs as {_name(self.user)} where perftop's role may SET ROLE to it, else as "
-            f"perftop's role; it is stopped after {_for(self.timeout_s)} (statement_timeout) "
-            f"and gives up waiting for a lock after {_for(LOCK_TIMEOUT_S)} (lock_timeout)."
+            f"perftop's role; it is stopped after {_duration(self.timeout_s)} (statement_timeout) "
+            f"and gives up waiting for a lock after {_duration(LOCK_TIMEOUT_S)} (lock_timeout)."
         )
         problem = explain_problem(self.query)
         if problem is not None:
@@ -642,8 +658,8 @@ async def generic_plan(
     Needs no approval: nothing is executed. Server errors come back as `(None, reason)`.
     """
     shape = scan_sql(query)
-    problem = explain_problem(query)
-    if problem is not None and not (shape.parameters and problem.startswith("this statement has")):
+    problem = _problem(shape, parameters_ok=True)
+    if problem is not None:
         return None, problem
     if shape.parameters and server_version_num < 160000:
         major = server_version_num // 10000

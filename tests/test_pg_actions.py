@@ -613,3 +613,42 @@ async def test_no_password_reaches_the_audit_file(pg_cluster: PgCluster, audit: 
     assert len(text.splitlines()) == 3
     assert "horse" not in text and "****" in text
     assert [r["decision"] for r in audit.read()] == ["approved", "approved", "declined"]
+
+
+@run
+async def test_terminate_rolls_back_the_open_transaction(
+    pg_cluster: PgCluster, audit: AuditLog, table: str
+) -> None:
+    conn = await asyncpg.connect(pg_cluster.dsn)
+    try:
+        await conn.execute("BEGIN; INSERT INTO explained VALUES (1000, 1)")
+        pid = conn.get_server_pid()
+        row = await activity(pg_cluster.dsn, pid)
+        assert row is not None and row["state"] == "idle in transaction"
+        action = TerminateBackend(backend(pid, state="idle in transaction", application=""),
+                                  as_superuser(pg_cluster))  # fmt: skip
+        outcome = await Gate(audit, read_only=False, ask=answer(True)).request(action)
+        assert outcome.ok, outcome
+        with pytest.raises((asyncpg.PostgresError, asyncpg.InterfaceError, ConnectionError)):
+            await conn.execute("COMMIT")
+    finally:
+        conn.terminate()
+    assert total(pg_cluster) == "100:5050"
+
+
+@run
+async def test_lockdown_stops_every_action_inside_perform(audit: AuditLog) -> None:
+    gate_module.lockdown()  # what --read-only does; undone by the autouse fixture
+    gate = Gate(audit, read_only=False, ask=answer(True))  # a gate wrongly built
+    key = StatementKey(10, 5, 99)
+    actions: list[Action] = [
+        CancelQuery(backend(1), unused),
+        TerminateBackend(backend(1), unused),
+        ResetStatements(None, "", unused),
+        ResetStatements(key, "SELECT 1", unused),
+        ExplainAnalyze("SELECT 1", "perftop_test", "postgres", unused),
+        CreateExtension(server_info(), unused),
+    ]
+    for action in actions:
+        outcome = await gate.request(action)
+        assert outcome.error == "perftop is read-only: no action runs", action
