@@ -6,6 +6,9 @@ extension, not the server) or `server` (the server's major version). A file serv
 version from its own up to the next file's: `statements.pgss-1.9.sql` covers 1.9 and 1.10,
 `statements.pgss-1.11.sql` covers 1.11 and later. Supporting a version with new columns is
 one new file. A query without an axis (`server.sql`) fits every version.
+
+Every file starts with `MARKER`: pg_stat_statements keeps a statement's leading comment in
+its text, which is how perftop tells its own entries from the server's other work.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from importlib import resources
 from typing import Literal
 
 from ...redact import redact
+
+MARKER = "-- perftop: "  # the first characters of every statement perftop sends
 
 Axis = Literal["pgss", "server"]
 Version = tuple[int, ...]
@@ -70,7 +75,23 @@ def choose(query: str, axis: Axis | None = None, version: Version = ()) -> str:
 def sql(query: str, axis: Axis | None = None, version: Version = ()) -> str:
     """The text of the SQL file serving `query` at `version`."""
     name = choose(query, axis, version)
-    return resources.files(__package__).joinpath("sql", name).read_text(encoding="utf-8")
+    text = resources.files(__package__).joinpath("sql", name).read_text(encoding="utf-8")
+    if not text.startswith(MARKER):
+        raise ValueError(f"sql/{name} must start with {MARKER!r}: it is how perftop knows its own")
+    return text
+
+
+@functools.cache
+def joined(title: str, *texts: str) -> str:
+    """One statement made of single-row queries side by side (one round trip for several
+    files); it starts with the marker like every statement perftop sends."""
+    parts = " CROSS JOIN ".join(f"(\n{text.rstrip()}\n) AS q{i}" for i, text in enumerate(texts))
+    return f"{MARKER}{title}\nSELECT * FROM {parts}"
+
+
+def is_own(text: str) -> bool:
+    """Whether a statement's text is one perftop sent."""
+    return text.startswith(MARKER)
 
 
 _SQL_PASSWORD = re.compile(

@@ -84,6 +84,15 @@ class StatementsSample:
     reset_seen: bool = False  # a pg_stat_statements_reset() was detected at this read
     dealloc: int | None = None  # entries evicted since the stats reset (pg_stat_statements_info)
     notices: tuple[str, ...] = field(default=())  # plain words: missing roles, gaps, resets
+    # perftop's own statements (texts starting with "-- perftop: "), left out of
+    # `statements` and `total_ms_per_s`, measured apart: "perftop's own queries: 0.4 ms/s".
+    # In the "interval" window they cover the time between the last two full reads
+    # (`own_seconds`): a quiet tick does not read pg_stat_statements at all.
+    own_ms_per_s: float = 0.0
+    own_calls_per_s: float = 0.0
+    own_seconds: float = 0.0  # the measured time the own figures cover (0: not measured yet)
+    own_statements: tuple[StatementRate, ...] = field(default=())  # share: % of perftop's own
+    quiet: bool = False  # nothing but perftop ran since the last tick: pg_stat_statements not read
 
 
 @dataclass(frozen=True, slots=True)

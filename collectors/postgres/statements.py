@@ -26,6 +26,23 @@ the totals count top-level entries only.
 
 Texts are fetched separately, only for queryids that show up in a sample and are not cached
 yet (reading texts loads the extension's whole text file on the server).
+
+perftop's own statements: every statement perftop sends starts with `MARKER` (a comment
+pg_stat_statements keeps in the text), so an entry whose text starts with it is perftop's,
+whoever ran it (queryids are learned from the texts as they are fetched; a queryid differs
+per database, as it hashes the oids of the relations read). Those entries are left out of
+the rows, shares and totals and measured apart (`own_ms_per_s`, `own_calls_per_s`,
+`own_statements`): perftop's cost stays visible and never ranks among the server's work.
+
+Cheap when the server is quiet: each tick first asks pg_stat_activity, in the same round
+trip as pg_stat_statements_info, whether anything but perftop may have completed a
+statement since the previous check (`sql/quiet.*.sql`: ~0.05 ms on the server, where
+reading 5,000 entries costs ~17 ms). When nothing did, the tick does not read
+pg_stat_statements: the others' counters are the previous read's (their interval figures
+are exactly zero), and the sample says `quiet`. Whenever something may have run, the tick
+reads everything, so the figures stay exact. A full read happens at least every
+`full_every` seconds even when quiet, to measure perftop's own load; in the "interval"
+window the own figures cover the time between the last two full reads (`own_seconds`).
 """
 
 from __future__ import annotations
@@ -39,13 +56,14 @@ import asyncpg
 
 from ..base import CollectorError
 from .connect import Link, Target, missing_extension
-from .queries import mask_sql, parse_version, sql
+from .queries import is_own, joined, mask_sql, parse_version, sql
 from .samples import ServerInfo, StatementKey, StatementRate, StatementsSample
 
 WINDOWS = ("interval", "minute", "session", "reset")
 MINUTE = 60.0
 TEXT_RETRY = 60.0  # seconds before asking again for a text the server did not have
 MAX_TEXTS = 50_000
+FULL_EVERY = 10.0  # seconds: read pg_stat_statements at least this often, for the own figures
 
 RawKey = tuple[int, int, int, bool]  # userid, dbid, queryid (0: hidden), toplevel
 # calls, exec ms, plan ms, rows, shared hit, shared read, temp written, WAL bytes
@@ -79,6 +97,8 @@ def interval_deltas(before: Read, now: Read) -> dict[RawKey, Counters]:
     changed. New and re-created entries count from zero; no delta is ever negative."""
     deltas: dict[RawKey, Counters] = {}
     old = before.counters
+    if old is now.counters:
+        return deltas  # a quiet tick: the previous read's counters, unchanged by definition
     for key, counters in now.counters.items():
         prior = old.get(key)
         if prior is None:
@@ -208,6 +228,32 @@ def rates(
     return tuple(out), top_ms * per_s
 
 
+def split_own(
+    work: Mapping[RawKey, Counters], own: set[int]
+) -> tuple[dict[RawKey, Counters], dict[RawKey, Counters]]:
+    """(the server's other work, perftop's own work) by the queryids known as perftop's."""
+    others: dict[RawKey, Counters] = {}
+    mine: dict[RawKey, Counters] = {}
+    for key, w in work.items():
+        (mine if key[2] in own else others)[key] = w
+    return others, mine
+
+
+def own_deltas(before: Read, now: Read, own: set[int]) -> dict[RawKey, Counters]:
+    """perftop's own entries' work between two full reads (a re-created one from zero)."""
+    deltas: dict[RawKey, Counters] = {}
+    for key, counters in now.counters.items():
+        if key[2] not in own:
+            continue
+        prior = before.counters.get(key)
+        delta = counters if prior is None else _sub(counters, prior)
+        if min(delta) < 0:
+            delta = counters
+        if delta != ZERO:
+            deltas[key] = delta
+    return deltas
+
+
 def hidden_notice(info: ServerInfo) -> str:
     return (
         f'role "{info.user}" is not a member of pg_read_all_stats (or pg_monitor): other '
@@ -220,12 +266,26 @@ class StatementsCollector:
 
     source = "pg.statements"
 
-    def __init__(self, target: Target, interval: float = 1.0, window: str = "interval") -> None:
+    def __init__(
+        self,
+        target: Target,
+        interval: float = 1.0,
+        window: str = "interval",
+        full_every: float = FULL_EVERY,
+    ) -> None:
         self.interval = interval
+        self.full_every = full_every
         self.link = Link(target, interval)
         self.window = window
         self.watch: StatementKey | None = None
         self.text_queries = 0  # how many times texts were fetched (tests, benchmarks)
+        self.full_reads = 0  # how many ticks read pg_stat_statements (tests, benchmarks)
+        self._own: set[int] = set()  # queryids whose text is perftop's
+        self._checked_at: object | None = None  # server time of the previous quiet check
+        self._signature: tuple[object, object] | None = None  # (backends, sessions) then
+        self._last_full: Read | None = None
+        self._full_at = 0.0  # monotonic time of the last full read
+        self._own_span: tuple[float, Mapping[RawKey, Counters]] = (0.0, {})
         self._windows = Windows()
         self._texts: dict[int, str] = {}
         self._no_text: dict[int, float] = {}  # queryid → when the server had no text for it
@@ -277,20 +337,45 @@ class StatementsCollector:
                 )
             self._generation = self.link.generation
             self.link.lost_at = None
-            self._windows.rebase()
+            self._rebase()
+        check = joined(
+            "pg_stat_statements_info and the quiet check, in one round trip",
+            sql("info", "pgss", version),
+            sql("quiet", "server", (info.version_num // 10000,)),
+        )
         try:
-            _, info_rows = await self._fetch(sql("info", "pgss", version))
-            now, rows = await self._fetch(sql("statements", "pgss", version))
+            checked, info_rows = await self._fetch(check, self._checked_at)
+            meta = info_rows[0]
+            last = self._windows.last
+            signature = (meta["backends"], meta["sessions"])
+            full = (
+                last is None
+                or meta["busy"]
+                or signature != self._signature
+                or meta["stats_reset"] != last.stats_reset
+                or meta["dealloc"] != self._dealloc
+                or time.monotonic() - self._full_at >= self.full_every
+            )
+            if full:
+                now, rows = await self._fetch(sql("statements", "pgss", version))
         except CollectorError as exc:
             if "shared_preload_libraries" in str(exc):
                 raise CollectorError(missing_extension(info, self.link.preload)) from None
             raise
-        meta = info_rows[0]
-        read = self._read(now, rows, meta["stats_reset"])
+        # Only now that the read succeeded may the next check start from this one.
+        self._checked_at, self._signature = meta["checked_at"], signature
+        if full:
+            read = self._read(now, rows, meta["stats_reset"])
+            self.full_reads += 1
+            self._full_at = time.monotonic()
+        else:
+            assert last is not None
+            now = checked
+            read = Read(now, last.counters, last.since, last.stats_reset, last.hidden)
         before = self._windows.last
         if before is not None and looks_reset(before, read):
             notices.append("pg_stat_statements was reset on the server: figures start over")
-            self._windows.rebase()
+            self._rebase()
             reset_seen = True
         else:
             reset_seen = False
@@ -318,9 +403,19 @@ class StatementsCollector:
             seconds, work = self._windows.window(self.window)
         await self._names(k for k in work)
         await self._fetch_texts(k[2] for k, w in work.items() if w[0] > 0 or w[1] > 0)
-        statements, total = rates(
-            seconds, work, read.counters, self._users, self._databases, self._texts
-        )
+        if full:
+            prior_full, self._last_full = self._last_full, read
+            if prior_full is not None:
+                span = read.time - prior_full.time
+                self._own_span = (span, own_deltas(prior_full, read, self._own))
+        others, mine = split_own(work, self._own)
+        names = (self._users, self._databases, self._texts)
+        statements, total = rates(seconds, others, read.counters, *names)
+        own_seconds, own_work = self._own_span
+        if self.window != "interval":
+            own_seconds, own_work = seconds, mine
+        own_statements, own_total = rates(own_seconds, own_work, read.counters, *names)
+        own_calls = sum(w[0] for k, w in own_work.items() if k[3])
         sample = StatementsSample(
             time=now,
             window=self.window,
@@ -330,9 +425,21 @@ class StatementsCollector:
             reset_seen=reset_seen,
             dealloc=dealloc,
             notices=tuple(notices),
+            own_ms_per_s=own_total,
+            own_calls_per_s=own_calls / own_seconds if own_seconds > 0 else 0.0,
+            own_seconds=own_seconds,
+            own_statements=own_statements,
+            quiet=not full,
         )
-        self._series = (sample, self._interval_series(interval))
+        self._series = (sample, self._interval_series(interval, full))
         return sample
+
+    def _rebase(self) -> None:
+        """Start over from the next read (after a gap or a reset): no rates, no own span."""
+        self._windows.rebase()
+        self._checked_at = None
+        self._last_full = None
+        self._own_span = (0.0, {})
 
     def _read(self, now: float, rows: list[asyncpg.Record], stats_reset: object) -> Read:
         counters: dict[RawKey, Counters] = {}
@@ -379,21 +486,27 @@ class StatementsCollector:
             self._texts.clear()
         for queryid, text in rows:
             self._texts[queryid] = mask_sql(text)
+            if is_own(text):
+                self._own.add(queryid)  # kept when the text cache is cleared
             wanted.discard(queryid)
         for queryid in wanted:
             self._no_text[queryid] = now
 
-    def _interval_series(self, interval: _Interval | None) -> dict[str, float]:
+    def _interval_series(self, interval: _Interval | None, full: bool) -> dict[str, float]:
         if interval is None:
             return {}  # a baseline: no point (a gap in the history rather than a false 0)
         seconds = interval.end - interval.start
         if seconds <= 0:
             return {}
-        top = [d for k, d in interval.deltas.items() if k[3]]
+        own = self._own
+        top = [d for k, d in interval.deltas.items() if k[3] and k[2] not in own]
         series = {
             "pg.ms_per_s": sum(d[1] for d in top) / seconds,
             "pg.calls_per_s": sum(d[0] for d in top) / seconds,
         }
+        span, own_work = self._own_span
+        if full and span > 0:  # a point per measurement, not a copy per quiet tick
+            series["pg.own.ms_per_s"] = sum(d[1] for k, d in own_work.items() if k[3]) / span
         watch = self.watch
         if watch is not None:
             key = (watch.userid, watch.dbid, watch.queryid, watch.toplevel)

@@ -1,4 +1,4 @@
--- What runs now, PostgreSQL 14+ (leader_pid since 13, query_id since 14). Without
+-- perftop: What runs now, PostgreSQL 14+ (leader_pid since 13, query_id since 14). Without
 -- pg_read_all_stats other users' query reads '<insufficient privilege>' and their state,
 -- waits and client are NULL. perftop's own connection is left out.
 SELECT a.pid,

@@ -1,4 +1,4 @@
--- Who and where we are, the extension's version in this database (it follows
+-- perftop: Who and where we are, the extension's version in this database (it follows
 -- the extension, not the server), whether its library is loaded (only then are its settings
 -- in pg_settings: a placeholder left in postgresql.conf is not; shared_preload_libraries
 -- itself is hidden from non-superusers), and the role's

@@ -1,4 +1,4 @@
--- pg_stat_statements 1.11 and later (PostgreSQL 17+): blk_read_time renamed
+-- perftop: pg_stat_statements 1.11 and later (PostgreSQL 17+): blk_read_time renamed
 -- shared_blk_read_time (not read here) and stats_since, the entry's creation time, which
 -- tells an entry evicted and re-created apart from one that kept counting.
 SELECT userid, dbid, queryid, toplevel,

@@ -1,4 +1,4 @@
--- pg_stat_statements 1.4 to 1.7 (created on PostgreSQL 12 or older, kept through pg_upgrade):
+-- perftop: pg_stat_statements 1.4 to 1.7 (created on PostgreSQL 12 or older, kept through pg_upgrade):
 -- one timing column (total_time), no planning time, no WAL, no toplevel.
 -- Other users' rows have a NULL queryid without pg_read_all_stats.
 SELECT userid, dbid, queryid, true AS toplevel,

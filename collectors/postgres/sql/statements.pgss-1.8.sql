@@ -1,4 +1,4 @@
--- pg_stat_statements 1.8 (PostgreSQL 13): total_time split into total_exec_time and
+-- perftop: pg_stat_statements 1.8 (PostgreSQL 13): total_time split into total_exec_time and
 -- total_plan_time, WAL counters added; no toplevel yet.
 SELECT userid, dbid, queryid, true AS toplevel,
        -- One float8[] in perftop's order: asyncpg decodes it in C, far cheaper than 8 columns.

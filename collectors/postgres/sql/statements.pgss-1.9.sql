@@ -1,4 +1,4 @@
--- pg_stat_statements 1.9 and 1.10 (PostgreSQL 14 to 16): the toplevel column (the same
+-- perftop: pg_stat_statements 1.9 and 1.10 (PostgreSQL 14 to 16): the toplevel column (the same
 -- queryid as a top-level and as a nested statement are two entries). 1.10 adds JIT and
 -- temp I/O timing columns that perftop does not read.
 SELECT userid, dbid, queryid, toplevel,
