@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import asyncpg
 import pytest
 
@@ -296,3 +298,98 @@ async def test_privileges_detected(pg_cluster: PgCluster) -> None:
         assert link.info is not None and link.info.can_read_all_stats is can, dsn
         assert link.info.pgss_preloaded and link.info.pgss_version == "1.10"
         assert link.info.version.startswith("15.") and link.info.version_num // 10000 == 15
+
+
+# A network stall: a real TCP proxy that stops forwarding --------------------------------------
+
+
+class StallingProxy:
+    """Forwards 127.0.0.1:<port> to the cluster; `stall()` stops moving bytes both ways (the
+    connections stay open, nothing answers: a cable pulled, a firewall dropping packets)."""
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream_port = upstream_port
+        self.flowing = asyncio.Event()
+        self.flowing.set()
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._writers: list[asyncio.StreamWriter] = []
+
+    async def __aenter__(self) -> StallingProxy:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.flowing.set()
+        assert self._server is not None
+        self._server.close()
+        for writer in self._writers:
+            writer.close()
+        await self._server.wait_closed()
+
+    def stall(self) -> None:
+        self.flowing.clear()
+
+    def resume(self) -> None:
+        self.flowing.set()
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await self.flowing.wait()  # a new connection during the stall gets no answer either
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
+        self._writers += [writer, up_writer]
+        await asyncio.gather(self._pump(reader, up_writer), self._pump(up_reader, writer))
+
+    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                await self.flowing.wait()
+                writer.write(data)
+                await writer.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            writer.close()
+
+
+@run
+async def test_a_network_stall_times_out_in_one_line_and_recovers_with_a_gap(
+    pg_cluster: PgCluster,
+) -> None:
+    async with StallingProxy(pg_cluster.port) as proxy:
+        dsn = f"postgresql://postgres@127.0.0.1:{proxy.port}/{pg_cluster.database}"
+        collector = StatementsCollector(resolve_target(dsn), interval=0.2)  # 160 ms server limit
+        collector.link.connect_timeout = 0.5  # the client-side limit: 160 ms + 0.5 s
+        direct = await asyncpg.connect(pg_cluster.dsn)
+        try:
+            await collector.collect()
+            await direct.fetch("SELECT count(*) FROM pg_class WHERE relpages > $1", 1)
+            before = await collector.collect()
+            assert any("relpages" in s.query for s in before.statements)
+
+            proxy.stall()
+            await direct.fetch("SELECT count(*) FROM pg_class WHERE relpages > $1", 2)
+            # The outer 30 s is a guard so a missing client-side limit fails, not hangs.
+            with pytest.raises(CollectorError) as stalled:
+                await asyncio.wait_for(collector.collect(), 30)
+            with pytest.raises(CollectorError) as still:
+                # reconnecting into the stall: no answer either
+                await asyncio.wait_for(collector.collect(), 30)
+
+            proxy.resume()
+            back = await collector.collect()
+            for _ in range(3):
+                await direct.fetch("SELECT count(*) FROM pg_class WHERE relpages > $1", 3)
+            after = await collector.collect()
+        finally:
+            await direct.close()
+            await collector.close()
+    where = f"127.0.0.1:{proxy.port}"
+    assert str(stalled.value) == f"no answer from {where} (network stall?); reconnecting"
+    assert str(still.value) == f"cannot reach PostgreSQL at {where}: no answer (timed out)"
+    # No rate across the gap: the first read after it is a baseline, and a notice says so.
+    assert any("reconnected after" in n and "no rates across the gap" in n for n in back.notices)
+    assert back.statements == () and collector.series(back) == {}
+    [rate] = [s for s in after.statements if "relpages" in s.query]
+    assert rate.calls == 3  # the call made during the stall is before the new baseline
+    assert rate.seconds == pytest.approx(after.time - back.time)
