@@ -19,7 +19,7 @@ from rich.segment import Segment
 from rich.style import Style
 from textual import events
 from textual.binding import Binding
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -159,10 +159,17 @@ class ProcessTable(ScrollView, can_focus=True):
         self._guides: tuple[str, ...] = ()  # tree guides per shown row; empty when flat
         self._cursor = 0
         self._selected: tuple[int, float] | None = None  # (pid, start_time)
-        self._strips: dict[tuple[int, bool], Strip] = {}
+        # Formatted rows by pid: (row, cursor?, tree guide, strip). A row is formatted again
+        # only when it is another row object with other values, or its cursor or guide
+        # moved; the collector hands back the same object for a process that did nothing.
+        self._strips: dict[int, tuple[ProcessRow, bool, str, Strip]] = {}
+        # What each line on screen (1 = the first row) showed when it was last drawn, so
+        # that a tick refreshes only the lines whose content changed.
+        self._drawn: dict[int, object] = {}
         self._header: Strip | None = None
         self._layout: tuple[tuple[Column, int], ...] = ()
         self._width = -1
+        self._styles: dict[str, Style] = {}  # rich styles by component ("" is the base)
 
     # the public API -----------------------------------------------------------------------
 
@@ -186,8 +193,10 @@ class ProcessTable(ScrollView, can_focus=True):
 
     def update_rows(self, sample: ProcessSample) -> None:
         """Show the newest sample: filter and sort once, keep the selection on its process."""
+        if sample.rows is self._all:
+            return  # the same rows (a redraw for another source): nothing to do
         self._all = sample.rows
-        self._rebuild()
+        self._rebuild(partial=True)
 
     def set_sort(self, key: str, reverse: bool | None = None) -> None:
         """Sort by `key`. Without `reverse`, the same key inverts and a new key starts in
@@ -224,19 +233,26 @@ class ProcessTable(ScrollView, can_focus=True):
 
     # ordering and selection ---------------------------------------------------------------
 
-    def _rebuild(self) -> None:
+    def _rebuild(self, partial: bool = False) -> None:
         rows = self._all
         needle = self.filter_text.casefold()
         if needle:
             rows = tuple(r for r in rows if matches(r, needle))
         if self.tree:
             lines = tree_order(rows, self.sort_key, self.reverse)
-            self._show(tuple(line.row for line in lines), tuple(line.prefix for line in lines))
+            rows = tuple(line.row for line in lines)
+            self._show(rows, tuple(line.prefix for line in lines), partial)
         else:
-            self._show(tuple(sort_rows(rows, self.sort_key, self.reverse)), ())
+            self._show(tuple(sort_rows(rows, self.sort_key, self.reverse)), (), partial)
 
-    def _show(self, rows: tuple[ProcessRow, ...], guides: tuple[str, ...]) -> None:
-        """Make `rows` the shown rows, keeping the selection on the same process."""
+    def _show(
+        self, rows: tuple[ProcessRow, ...], guides: tuple[str, ...], partial: bool = False
+    ) -> None:
+        """Make `rows` the shown rows, keeping the selection on the same process.
+
+        `partial` (a new sample, same sort and filter): refresh only the lines on screen
+        whose content changed; otherwise the whole table is drawn again.
+        """
         was_visible = self._cursor_visible()
         index = None
         if self._selected is not None:
@@ -250,12 +266,56 @@ class ProcessTable(ScrollView, can_focus=True):
         self._rows = rows
         self._guides = guides
         self._cursor = max(0, index)
-        self._strips.clear()
-        self.virtual_size = Size(0, len(rows) + 1)
+        self._set_virtual_height(len(rows) + 1)
         self._select_current()
         if was_visible:
             self._scroll_to_cursor()
-        self.refresh()
+        self._prune_strips()
+        if partial and self._drawn:
+            self._refresh_changed_lines()
+        else:
+            self._drawn.clear()
+            self.refresh()
+
+    def _set_virtual_height(self, height: int) -> None:
+        """Resize the scrollable area without a layout of the whole screen.
+
+        Assigning `virtual_size` (a layout reactive) reflows every widget on the screen,
+        and the row count changes on most ticks of a busy machine. Only the table's
+        scrollbar depends on it: set it quietly and update the scrollbar, as Textual does
+        itself when a layout resizes a widget (`Widget._size_updated`). A scrollbar that
+        appears or goes still takes a layout (`show_vertical_scrollbar` is a layout
+        reactive), since the rows get narrower or wider then.
+        """
+        size = Size(0, height)
+        if size == self.virtual_size:
+            return
+        if not self.size:
+            self.virtual_size = size  # not laid out yet: the first layout will size it
+            return
+        self.set_reactive(ProcessTable.virtual_size, size)
+        self._scroll_update(size)
+
+    def _line_key(self, y: int) -> object:
+        """What line `y` of the widget shows (rows from 1), to compare between ticks."""
+        index = self.scroll_offset.y + y - 1
+        if index < len(self._rows):
+            guide = self._guides[index] if self._guides else ""
+            return (self._rows[index], index == self._cursor, guide)
+        if index == 0 and self.filter_text:
+            return self.filter_text
+        return None
+
+    def _refresh_changed_lines(self) -> None:
+        """Refresh the rows on screen whose row, cursor or guide differs from the last draw."""
+        drawn = self._drawn
+        width = max(self.virtual_size.width, self.size.width)
+        for y in range(1, self.scrollable_content_region.height):
+            key = self._line_key(y)
+            # Tuples compare their items by identity first, then by value: a new row
+            # object with the same values counts as unchanged.
+            if y not in drawn or drawn[y] != key:
+                self.refresh(Region(0, y, width, 1))
 
     def _select_current(self) -> None:
         row = self.selected_row
@@ -357,8 +417,21 @@ class ProcessTable(ScrollView, can_focus=True):
         super().notify_style_update()
         # Theme, focus (the cursor's colour) or CSS changed: every cached strip is stale.
         self._strips.clear()
+        self._styles.clear()
+        self._drawn.clear()
         self._header = None
         self.refresh()
+
+    def _style(self, component: str) -> Style:
+        """The base style plus a component's (cached until the styles change)."""
+        style = self._styles.get(component)
+        if style is None:
+            base = self._styles.get("")
+            if base is None:
+                base = self._styles[""] = self.rich_style
+            style = base + self.get_component_rich_style(component) if component else base
+            self._styles[component] = style
+        return style
 
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
@@ -371,22 +444,33 @@ class ProcessTable(ScrollView, can_focus=True):
             if self._header is None:
                 self._header = self._header_strip()
             return self._header
-        index = self.scroll_offset.y + y - 1
-        if index >= len(self._rows):
-            if index == 0 and self.filter_text:
-                style = self.rich_style + self.get_component_rich_style("process-table--empty")
+        key = self._line_key(y)
+        self._drawn[y] = key
+        if not isinstance(key, tuple):
+            if key is not None:  # the filter matches nothing: say so on the first line
+                style = self._style("process-table--empty")
                 text = literal(f"  no process matches {self.filter_text}")
                 empty = Strip(text.render(self.app.console)).apply_style(style)
                 return empty.adjust_cell_length(width, style)
-            return Strip.blank(width, self.rich_style)
-        key = (index, index == self._cursor)
-        strip = self._strips.get(key)
-        if strip is None:
-            strip = self._strips[key] = self._row_strip(index, key[1])
+            return Strip.blank(width, self._style(""))
+        row, cursor, guide = key
+        cached = self._strips.get(row.pid)
+        if cached is not None and cached[1:3] == (cursor, guide) and cached[0] == row:
+            return cached[3]
+        strip = self._row_strip(row, cursor, guide)
+        if len(self._strips) >= 4 * max(1, self.size.height):
+            self._prune_strips()  # scrolled a long way within one tick
+        self._strips[row.pid] = (row, cursor, guide, strip)
         return strip
 
+    def _prune_strips(self) -> None:
+        """Forget the formatted rows that are not on screen (memory follows the window)."""
+        top = self.scroll_offset.y
+        shown = {r.pid for r in self._rows[top : top + self.size.height]}
+        self._strips = {pid: e for pid, e in self._strips.items() if pid in shown}
+
     def _header_strip(self) -> Strip:
-        base = self.rich_style + self.get_component_rich_style("process-table--header")
+        base = self._style("process-table--header")
         sorted_style = base + self.get_component_rich_style("process-table--sorted")
         arrow = "▼" if self.reverse else "▲"
         segments: list[Segment] = []
@@ -401,38 +485,43 @@ class ProcessTable(ScrollView, can_focus=True):
             segments.append(Segment(label[: column.width], sorted_style if is_sorted else base))
         return Strip(segments).simplify().adjust_cell_length(self._width, base)
 
-    def _row_strip(self, index: int, cursor: bool) -> Strip:
-        row = self._rows[index]
-        base = self.rich_style
-        over = self.get_component_rich_style("process-table--cursor") if cursor else Style()
-        plain = base + over
+    def _row_strip(self, row: ProcessRow, cursor: bool, guide: str) -> Strip:
+        style = self._style
+        over = "process-table--cursor" if cursor else ""
+        plain = style(over)
         segments: list[Segment] = []
         for column, x in self._layout:
             if x:
                 segments.append(Segment(" ", plain))
             if column.key == "command":
-                segments.extend(self._command_segments(row, index, column.width, base, over))
+                segments.extend(self._command_segments(row, guide, column.width, cursor))
                 continue
             text, component = CELLS[column.key](row), cell_class(column.key, row)
             text = text.rjust(column.width) if column.right else text.ljust(column.width)
-            style = base + self.get_component_rich_style(component) + over if component else plain
-            segments.append(Segment(text, style))
+            segments.append(Segment(text, self._over(component, cursor) if component else plain))
         return Strip(segments).simplify().adjust_cell_length(self._width, plain)
 
+    def _over(self, component: str, cursor: bool) -> Style:
+        """A component's style, with the cursor's over it on the cursor's line."""
+        if not cursor:
+            return self._style(component)
+        key = f"{component} cursor"
+        style = self._styles.get(key)
+        if style is None:
+            cursor_style = self.get_component_rich_style("process-table--cursor")
+            style = self._styles[key] = self._style(component) + cursor_style
+        return style
+
     def _command_segments(
-        self, row: ProcessRow, index: int, width: int, base: Style, over: Style
+        self, row: ProcessRow, guide: str, width: int, cursor: bool
     ) -> list[Segment]:
-        guide = self._guides[index] if self._guides else ""
         guide = set_cell_size(guide, min(cell_len(guide), width))
         # Kernel threads have no memory and no argv (the collector shows them as [comm]);
         # not `ppid == 2`, which inside a container is an ordinary process.
         kernel = row.rss == 0 and row.cmdline == f"[{row.name}]"
         command = set_cell_size(neutralise(redact(row.cmdline)), width - cell_len(guide))
-        cmd_style = (
-            base + self.get_component_rich_style("process-table--kernel") if kernel else base
-        )
-        segments = [Segment(command, cmd_style + over)]
+        cmd_style = self._over("process-table--kernel" if kernel else "", cursor)
+        segments = [Segment(command, cmd_style)]
         if guide:
-            tree_style = base + self.get_component_rich_style("process-table--tree") + over
-            segments.insert(0, Segment(guide, tree_style))
+            segments.insert(0, Segment(guide, self._over("process-table--tree", cursor)))
         return segments
