@@ -12,14 +12,16 @@ auto`); the rows each wants are in the class docstrings and in `wanted_height`.
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Callable
 from typing import ClassVar
 
 from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.reactive import reactive
+from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import Sparkline, Static
 
@@ -53,6 +55,74 @@ HISTORY_POINTS = 300
 
 
 # Widgets ------------------------------------------------------------------------------------
+
+
+class LineDrawn(Widget):
+    """A widget drawn as lines of text through the line API, repainting only what changed.
+
+    `draw_lines(width)` gives the lines for a content width. `redraw()` draws them again: a
+    line that differs from the one on screen is repainted alone, and only a change in the
+    number of lines lays the screen out again (`height: auto` follows the line count). A
+    refresh a second of panes whose size does not change thus costs no layout.
+    """
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self._strips: list[Strip] = []
+        self._strips_width = -1  # the width `_strips` were drawn for; -1: to be drawn
+
+    def draw_lines(self, width: int) -> list[Text]:
+        """The lines to show at content width `width`."""
+        raise NotImplementedError
+
+    def _draw(self, width: int) -> list[Strip]:
+        console = self.app.console
+        base = self.rich_style
+        strips = []
+        for text in self.draw_lines(width):
+            if text.cell_len > width:
+                # Too long: end at a word (a figure cut in half reads as another figure).
+                cut = text.plain.rfind(" ", 0, width + 1)
+                if cut > 0:
+                    text = text.copy()
+                    text.truncate(cut)
+                    text.rstrip()
+            strips.append(Strip(text.render(console)).apply_style(base).crop(0, width))
+        return strips
+
+    def redraw(self) -> None:
+        """Draw the lines again; repaint the changed ones, lay out if their count changed."""
+        width = self.content_size.width
+        if not width:
+            self._strips_width = -1  # not laid out yet: the layout will draw them
+            self.refresh(layout=True)
+            return
+        old = self._strips if self._strips_width == width else None
+        new = self._strips = self._draw(width)
+        self._strips_width = width
+        if old is None or len(old) != len(new):
+            self.refresh(layout=True)
+            return
+        for y, (before, after) in enumerate(zip(old, new, strict=True)):
+            if before != after:
+                self.refresh(Region(0, y, width, 1))
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._strips_width = -1  # theme or classes changed: the styles in the lines too
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        if width != self._strips_width:
+            self._strips = self._draw(width)
+            self._strips_width = width
+        return len(self._strips)
+
+    def render_line(self, y: int) -> Strip:
+        width = self.content_size.width
+        if width != self._strips_width:
+            self._strips = self._draw(width)
+            self._strips_width = width
+        return self._strips[y] if y < len(self._strips) else Strip.blank(width, self.rich_style)
 
 
 class Pane(Widget):
@@ -128,30 +198,23 @@ class Pane(Widget):
         return border + self.get_content_height(Size(width, 0), Size(width, 0), width)
 
 
-class TextPane(Pane):
+class TextPane(Pane, LineDrawn):
     """A pane drawn as lines of text by `lines(width)`; the figures come from `sample`."""
 
     def lines(self, width: int) -> list[Text]:
         raise NotImplementedError
 
-    def _lines(self, width: int) -> list[Text]:
+    def draw_lines(self, width: int) -> list[Text]:
         if self.status.state != "ok":
             return list(self.message(width).split("\n"))
         return self.lines(width)
 
-    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
-        return len(self._lines(width))
-
-    def render(self) -> Text:
-        lines = self._lines(self.content_size.width)
-        return Text("\n", no_wrap=True, end="").join(lines)
-
-    def redraw(self) -> None:
-        """Draw the current sample (or status) again, resizing if the row count changed."""
-        self.refresh(layout=True)
+    def watch_compact(self, compact: bool) -> None:
+        super().watch_compact(compact)
+        self._strips_width = -1
 
 
-class CoreBars(Widget):
+class CoreBars(LineDrawn):
     """The per-core bars of a `CpuPane`; as many rows as `core_rows` says for its width."""
 
     DEFAULT_CSS = "CoreBars { height: auto; }"
@@ -165,13 +228,25 @@ class CoreBars(Widget):
     def update_cores(self, cores: tuple[CoreUsage, ...], compact: bool) -> None:
         """Draw these cores (an empty tuple draws nothing)."""
         self.cores, self.compact = cores, compact
-        self.refresh(layout=True)
+        self.redraw()
 
-    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
-        return core_rows(len(self.cores), width, self.compact)
+    def draw_lines(self, width: int) -> list[Text]:
+        if not self.cores:
+            return []
+        return list(draw_cores(self.cores, width, self.compact, self._palette).split("\n"))
 
-    def render(self) -> Text:
-        return draw_cores(self.cores, self.content_size.width, self.compact, self._palette)
+
+class TextLines(LineDrawn):
+    """Lines of text from a callable of the width (the CPU pane's figures)."""
+
+    DEFAULT_CSS = "TextLines { height: auto; }"
+
+    def __init__(self, draw: Callable[[int], list[Text]], *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._draw_lines = draw
+
+    def draw_lines(self, width: int) -> list[Text]:
+        return self._draw_lines(width)
 
 
 class CpuPane(Pane):
@@ -189,8 +264,6 @@ class CpuPane(Pane):
     CpuPane.-compact #cpu-history-row { display: none; }
     CpuPane #cpu-history { width: 1fr; }
     CpuPane #cpu-history-label { width: auto; color: $foreground-muted; padding-left: 1; }
-    CpuPane #cpu-figures { height: auto; text-wrap: nowrap; text-overflow: clip; }
-    CpuPane.-message #cpu-figures { text-wrap: wrap; }
     """
     BORDER_TITLE = "CPU"
     BORDER_SUBTITLE = (
@@ -205,13 +278,14 @@ class CpuPane(Pane):
         self.history: tuple[float, ...] = ()
         """The `cpu.total` points the sparkline shows."""
         self._composed = False  # `is_mounted` is still False inside on_mount
+        self._peak = ""  # the history label's text
 
     def compose(self) -> ComposeResult:
         yield CoreBars(self.palette, id="cpu-cores")
         with Horizontal(id="cpu-history-row"):
             yield Sparkline((), id="cpu-history")
             yield Static("", id="cpu-history-label")
-        yield Static("", id="cpu-figures")
+        yield TextLines(self._figure_lines, id="cpu-figures")
 
     def show(self, store: Store) -> None:
         """Read the latest `cpu` sample, `cpu.total` history and status; redraw."""
@@ -225,11 +299,12 @@ class CpuPane(Pane):
         super().watch_compact(compact)
         self.redraw()
 
-    def figures(self) -> Text:
-        """Average, load, context switches, interrupts and PSI (or the status message)."""
+    def figures(self, width: int = 0) -> Text:
+        """Average, load, context switches, interrupts and PSI (or the status message,
+        wrapped to `width` if given)."""
         sample = self.sample
         if sample is None:
-            return self.message()
+            return self.message(width)
         label = self.palette("label")
         load = " ".join(f"{value:.2f}" for value in sample.load)
         first = [("avg", fmt_percent(sample.total.busy)), ("load", load)]
@@ -248,11 +323,13 @@ class CpuPane(Pane):
         )  # fmt: skip
         return Text("\n", end="").join([fields(first, label), fields(second, label)])
 
+    def _figure_lines(self, width: int) -> list[Text]:
+        return list(self.figures(width).split("\n"))
+
     def redraw(self) -> None:
-        """Push the current sample into the child widgets."""
+        """Push the current sample into the child widgets; each repaints what changed."""
         if not self._composed:
             return
-        self.set_class(self.sample is None, "-message")
         cores = self.sample.cores if self.sample is not None else ()
         self.query_one(CoreBars).update_cores(cores, self.compact)
         # Sparkline compares `data` by value: give it a fresh tuple, never a list that is
@@ -261,8 +338,12 @@ class CpuPane(Pane):
         sparkline.data = tuple(self.history)
         sparkline.visible = bool(self.history)  # an empty Sparkline draws a baseline
         peak = f"max {fmt_percent(max(self.history), 0)}" if self.history else ""
-        self.query_one("#cpu-history-label", Static).update(Text(peak))
-        self.query_one("#cpu-figures", Static).update(self.figures())
+        label = self.query_one("#cpu-history-label", Static)
+        if peak != self._peak:
+            # The label is `width: auto`: only a change of its length moves the sparkline.
+            label.update(Text(peak), layout=len(peak) != len(self._peak))
+            self._peak = peak
+        self.query_one(TextLines).redraw()
 
     def on_mount(self) -> None:
         self._composed = True
