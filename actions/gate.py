@@ -105,6 +105,13 @@ class Action(Protocol):
         ...
 
 
+def needs_prompt(action: Action) -> bool:
+    """Whether the person must be asked. An action that undoes an intrusion without changing
+    the target (detaching py-spy) sets `needs_prompt = False`: it is still audited and still
+    refused under read-only, but a person leaving a screen or quitting is not asked."""
+    return bool(getattr(action, "needs_prompt", True))
+
+
 class Decision(enum.Enum):
     APPROVED = "approved"
     DECLINED = "declined"
@@ -147,7 +154,7 @@ class Gate:
             outcome = Outcome(Decision.REFUSED, error="perftop is read-only")
         else:
             try:
-                approved = await self.ask(action)
+                approved = not needs_prompt(action) or await self.ask(action)
             except asyncio.CancelledError:
                 approved = False
             if not approved:

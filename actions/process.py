@@ -8,9 +8,11 @@ never hit.
 from __future__ import annotations
 
 import os
+import pwd
 import signal
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..redact import redact
 from .gate import Approval
@@ -50,6 +52,23 @@ class ProcessTarget:
     name: str
     cmdline: str
     user: str
+
+    @classmethod
+    def from_pid(cls, pid: int, proc: str = "/proc") -> ProcessTarget:
+        """The process now running as `pid`, read from /proc. Raises ProcessLookupError."""
+        try:
+            start = read_start_time(pid, proc)
+            name = Path(f"{proc}/{pid}/comm").read_text().strip()
+            raw = Path(f"{proc}/{pid}/cmdline").read_bytes()
+            uid = os.stat(f"{proc}/{pid}").st_uid
+        except FileNotFoundError:
+            raise ProcessLookupError(f"no process {pid}") from None
+        cmdline = raw.rstrip(b"\0").replace(b"\0", b" ").decode(errors="replace")
+        try:
+            user = pwd.getpwuid(uid).pw_name
+        except KeyError:
+            user = str(uid)
+        return cls(pid, start, name, cmdline, user)
 
     def label(self) -> str:
         text = self.cmdline or self.name

@@ -140,6 +140,8 @@ class DetachPySpy:
 
     sampler: PySpySampler
 
+    needs_prompt = False  # it only stops py-spy reading the target: audited, not asked
+
     @property
     def kind(self) -> str:
         return "detach-py-spy"

@@ -342,3 +342,19 @@ def test_no_password_reaches_the_audit_file(audit: AuditLog) -> None:
     assert len(text.splitlines()) == 3
     assert secret not in text
     assert "****" in text
+
+
+def test_an_action_that_needs_no_prompt_is_not_asked_but_audited_and_refused_read_only(
+    audit: AuditLog,
+) -> None:
+    @dataclass
+    class Undo(Recorded):
+        needs_prompt = False
+
+    asker = Asker(False)
+    action = Undo()
+    outcome = request(Gate(audit, read_only=False, ask=asker), action)
+    assert outcome.ok and asker.asked == [] and action.performed == 1
+    refused = request(Gate(audit, read_only=True, ask=asker), Undo())
+    assert refused.decision is Decision.REFUSED
+    assert [r["decision"] for r in audit.read()] == ["approved", "refused-read-only"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import ClassVar
 
 from textual import on, work
@@ -22,8 +23,9 @@ from textual.screen import Screen
 from ..actions.audit import AuditLog
 from ..actions.gate import Action, Gate
 from ..actions.process import ProcessTarget, Renice, SendSignal
-from ..collectors.base import Collection
+from ..collectors.base import Collection, Collector
 from ..collectors.samples import ProcessRow
+from ..collectors.stacks.model import StackSample
 from ..config import SORT_KEYS, Settings, config_dir
 from ..store import Store
 from .approve import ApprovalScreen
@@ -32,11 +34,25 @@ from .detail import ProcessDetailScreen
 from .help import HelpScreen, binding_rows
 from .pickers import SignalPicker
 from .process_table import ProcessTable
+from .stack_session import StackSession
+from .stacks import StacksScreen
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 # Bindings that lead to an intrusive action: absent under --read-only.
-INTRUSIVE = frozenset({"signal", "nice-down", "nice-up"})
+INTRUSIVE = frozenset({"signal", "nice-down", "nice-up", "attach"})
+# Actions that act on the process selected on the dashboard or shown in its detail.
+PROCESS_ACTIONS = frozenset({"signal", "nice", "attach"})
+
+
+@dataclass(frozen=True)
+class Startup:
+    """What to show as soon as the app is up, from the command line."""
+
+    pid: int | None = None  # --pid: ask to attach py-spy to it
+    launched: Collector | None = None  # `perftop run`: the launched program's collector
+    opened: StackSample | None = None  # `perftop open FILE`: a saved profile
+    rate: int = 100  # py-spy samples per second
 
 
 class PerftopApp(App[int]):
@@ -51,6 +67,8 @@ class PerftopApp(App[int]):
         Binding("f7,right_square_bracket", "nice(-1)", "Nice-", id="nice-down"),
         Binding("f8,left_square_bracket", "nice(1)", "Nice+", id="nice-up"),
         Binding("f9,k", "signal", "Kill", id="signal"),
+        Binding("a", "attach", "Attach", id="attach"),
+        Binding("s", "stacks", "Stacks", id="stacks"),
         Binding("q,f10", "quit", "Quit", id="quit"),
     ]
 
@@ -61,6 +79,7 @@ class PerftopApp(App[int]):
         gate: Gate,
         collection: Collection | None = None,
         detail_collector: type | None = None,
+        startup: Startup | None = None,
     ) -> None:
         # Under NO_COLOR, Textual filters colours once at start-up: with native ANSI colour
         # that filter keeps the terminal's own palette instead of greying everything.
@@ -70,6 +89,8 @@ class PerftopApp(App[int]):
         self.gate = gate
         self.collection = collection
         self._detail_collector = detail_collector
+        self.startup = startup or Startup()
+        self.stacks = StackSession(self, self.startup.rate)
         self._pending: set[str] = set()
         self._redraw_queued = False
         self._unsubscribe = store.subscribe(self._store_changed)
@@ -98,9 +119,17 @@ class PerftopApp(App[int]):
         if self.collection is not None:
             self.collection.start()
         self.call_after_refresh(self._redraw)  # once the dashboard is composed
+        startup = self.startup
+        if startup.launched is not None:
+            self.stacks.launch(startup.launched)
+        elif startup.opened is not None:
+            self.stacks.open(startup.opened)
+        elif startup.pid is not None:
+            self._attach_pid(startup.pid)
 
     async def on_unmount(self) -> None:
         self._unsubscribe()
+        await self.stacks.close()
         if self.collection is not None:
             await self.collection.stop()
 
@@ -118,19 +147,30 @@ class PerftopApp(App[int]):
         changed, self._pending = frozenset(self._pending), set()
         if not self.is_running or not self.screen_stack:
             return  # shutting down: collectors may still report while screens go away
-        screen = self.screen
-        if isinstance(screen, ProcessDetailScreen):
-            screen.show(self.store)
-        else:
-            # Under a modal the dashboard still shows through: keep it live.
-            self.dashboard.show(self.store, changed)
+        if "stacks" in changed:
+            self.stacks.check_resumed()
+        # The topmost screen that shows data gets it; a modal over it lets it show through.
+        for screen in reversed(self.screen_stack):
+            if isinstance(screen, Dashboard):
+                screen.show(self.store, changed)
+                return
+            show = getattr(screen, "show", None)
+            if callable(show):
+                show(self.store)
+                return
 
     # keys --------------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # Layer one, again: even a binding added later cannot reach an intrusive action.
-        if self.settings.read_only and action in ("signal", "nice"):
+        if self.settings.read_only and action in PROCESS_ACTIONS:
             return False
+        if action in PROCESS_ACTIONS:
+            # Only where a process is what the screen is about (not on the stacks or
+            # PostgreSQL screens, whose keys mean other things).
+            return isinstance(self.screen, Dashboard | ProcessDetailScreen)
+        if action == "stacks":
+            return self.stacks.active and not isinstance(self.screen, StacksScreen)
         return True
 
     def action_help(self) -> None:
@@ -140,6 +180,7 @@ class PerftopApp(App[int]):
             ("Dashboard", binding_rows(dashboard._bindings, keymap=self._keymap)),
             ("Process table", binding_rows(dashboard.table._bindings, keymap=self._keymap)),
             ("Process detail", binding_rows(ProcessDetailScreen.BINDINGS, keymap=self._keymap)),
+            ("Stacks", binding_rows(StacksScreen.BINDINGS, keymap=self._keymap)),
             ("Mouse", [("click a row", "select it"), ("click a header", "sort by it")]),
         ]
         self.push_screen(HelpScreen(sections=sections))
@@ -198,6 +239,48 @@ class PerftopApp(App[int]):
             return
         self._request(Renice(_target(row), row.nice, new))
 
+    def action_attach(self) -> None:
+        if self._refuse_if_read_only():
+            return
+        row = self._target_row()
+        if row is None:
+            self.notify("No process selected.", severity="warning")
+            return
+        self._attach_py_spy(_target(row))
+
+    def _attach_pid(self, pid: int) -> None:
+        try:
+            target = ProcessTarget.from_pid(pid)
+        except ProcessLookupError:
+            self.notify(f"No process {pid} to attach to.", severity="error")
+            return
+        self._attach_py_spy(target)
+
+    @work(exclusive=True, group="attach")
+    async def _attach_py_spy(self, target: ProcessTarget) -> None:
+        await self.stacks.attach(target)
+
+    def action_stacks(self) -> None:
+        self.stacks.show()
+
+    @on(StacksScreen.OptionsChanged)
+    def _stacks_options(self, message: StacksScreen.OptionsChanged) -> None:
+        self.run_worker(self.stacks.change_options(message), group="stacks")
+
+    @on(StacksScreen.DumpRequested)
+    def _stacks_dump(self, message: StacksScreen.DumpRequested) -> None:
+        screen = self.screen
+        if isinstance(screen, StacksScreen):
+            self.run_worker(self.stacks.dump(screen), group="stacks")
+
+    @on(StacksScreen.ExportRequested)
+    def _stacks_export(self, message: StacksScreen.ExportRequested) -> None:
+        self.run_worker(self.stacks.export(message), group="stacks")
+
+    @on(StacksScreen.DetachRequested)
+    def _stacks_detach(self, message: StacksScreen.DetachRequested) -> None:
+        self.run_worker(self.stacks.detach(), group="stacks")
+
     @work(exclusive=False, group="actions")
     async def _request(self, action: Action) -> None:
         outcome = await self.gate.request(action)
@@ -246,7 +329,17 @@ def _target(row: ProcessRow) -> ProcessTarget:
     )
 
 
-def build(settings: Settings, store: Store | None = None) -> PerftopApp:
+def process_target(pid: int) -> ProcessTarget | None:
+    """The process now running as `pid`, or None when there is none."""
+    try:
+        return ProcessTarget.from_pid(pid)
+    except ProcessLookupError:
+        return None
+
+
+def build(
+    settings: Settings, store: Store | None = None, startup: Startup | None = None
+) -> PerftopApp:
     """The app wired to live collectors, the audit file and the chosen theme."""
     from ..collectors.detail import ProcessDetailCollector
     from ..collectors.system import default_collectors
@@ -255,7 +348,7 @@ def build(settings: Settings, store: Store | None = None) -> PerftopApp:
     store = store if store is not None else Store()
     gate = Gate(AuditLog(settings.audit_file), read_only=settings.read_only)
     collection = Collection(store, default_collectors(settings.delay))
-    app = PerftopApp(settings, store, gate, collection, ProcessDetailCollector)
+    app = PerftopApp(settings, store, gate, collection, ProcessDetailCollector, startup)
     theme_name = "perftop-ansi" if settings.no_color else settings.theme
     theme = load_theme(theme_name, config_dir() / "themes")
     app.register_theme(theme)
@@ -263,8 +356,8 @@ def build(settings: Settings, store: Store | None = None) -> PerftopApp:
     return app
 
 
-def run(settings: Settings) -> int:
+def run(settings: Settings, startup: Startup | None = None) -> int:
     """Run the TUI until the person quits; returns the exit code."""
-    app = build(settings)
+    app = build(settings, startup=startup)
     app.run()
     return app.return_code or 0

@@ -90,13 +90,20 @@ def speedscope(profile: Profile, name: str = "perftop") -> dict[str, object]:
     }
 
 
-def write(profile: Profile, path: str | Path, name: str = "perftop") -> Path:
-    """Write the profile to `path`: speedscope JSON for `.json`, collapsed stacks otherwise
-    (`.txt`, `.folded`, `.collapsed`). Returns the absolute path written."""
+def write(
+    profile: Profile, path: str | Path, name: str = "perftop", fmt: str | None = None
+) -> Path:
+    """Write the profile to `path` as `fmt` ("speedscope" or "collapsed"); without `fmt`,
+    speedscope JSON for a `.json` path and collapsed stacks otherwise (`.txt`, `.folded`,
+    `.collapsed`). Returns the absolute path written."""
     target = Path(path).expanduser()
-    if target.suffix.lower() == ".json":
+    if fmt is None:
+        fmt = "speedscope" if target.suffix.lower() == ".json" else "collapsed"
+    if fmt == "speedscope":
         text = json.dumps(speedscope(profile, name), ensure_ascii=True)
-    else:
+    elif fmt == "collapsed":
         text = collapsed(profile)
+    else:
+        raise ValueError(f"unknown export format {fmt!r}: speedscope or collapsed")
     target.write_text(text, encoding="utf-8")
     return target.resolve()

@@ -20,12 +20,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
-import pwd
-from pathlib import Path
 
 from ...actions.gate import Gate
-from ...actions.process import ProcessTarget, read_start_time
+from ...actions.process import ProcessTarget
 from ...actions.stacks import AttachPySpy, DetachPySpy
 from ...redact import redact
 from ...store import Store
@@ -61,21 +58,6 @@ def section(sample: StackSample | None, status_message: str = "") -> dict[str, o
     }
 
 
-def _target(pid: int) -> ProcessTarget:
-    try:
-        start = read_start_time(pid)
-        name = Path(f"/proc/{pid}/comm").read_text().strip()
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        start, name, raw = 0, "", b""
-    cmdline = raw.rstrip(b"\0").replace(b"\0", b" ").decode(errors="replace")
-    try:
-        user = pwd.getpwuid(os.stat(f"/proc/{pid}").st_uid).pw_name
-    except (OSError, KeyError):
-        user = "?"
-    return ProcessTarget(pid, start, name, cmdline, user)
-
-
 async def stacks_section(
     pid: int,
     seconds: float,
@@ -86,7 +68,11 @@ async def stacks_section(
     pyspy: str | None = None,
 ) -> dict[str, object]:
     """Attach (through `gate`), sample `seconds` of windows, detach; the section."""
-    attach = AttachPySpy(_target(pid), rate=rate, pyspy=pyspy)
+    try:
+        target = ProcessTarget.from_pid(pid)
+    except ProcessLookupError:
+        return {"pid": pid, "error": f"no process {pid}"}
+    attach = AttachPySpy(target, rate=rate, pyspy=pyspy)
     outcome = await gate.request(attach)
     if not outcome.ok:
         return {"pid": pid, "error": outcome.error or "attaching py-spy was declined"}

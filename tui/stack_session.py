@@ -1,0 +1,193 @@
+"""The profile on the Stacks screen and what the person can do with it.
+
+One profile at a time: py-spy attached to a process (only after the approval gate said
+yes), a program launched under pyinstrument (`perftop run`), or a saved file (`perftop
+open`). This object turns the Stacks screen's requests into gate requests and collector
+changes; the screen itself only shows the store's "stacks" source.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..actions.process import ProcessTarget
+from ..actions.stacks import AttachPySpy, DetachPySpy
+from ..collectors.base import Collector
+from ..collectors.stacks import export
+from ..collectors.stacks.model import Mode, StackSample
+from ..collectors.stacks.pyspy import PySpyOptions, PySpySampler
+from .stacks import StacksScreen
+
+if TYPE_CHECKING:
+    from .app import PerftopApp
+
+SOURCE = "stacks"
+
+
+class StackSession:
+    """The app's one profile: how it is sampled, and the requests made about it."""
+
+    def __init__(self, app: PerftopApp, rate: int = 100) -> None:
+        self.app = app
+        self.rate = rate
+        self.sampler: PySpySampler | None = None
+        self.launched: Collector | None = None  # `perftop run`: the pyinstrument collector
+        self.mode: Mode | None = None
+        self._resumed_seen = 0
+
+    @property
+    def active(self) -> bool:
+        """Whether there is a profile to show."""
+        return self.mode is not None
+
+    # starting --------------------------------------------------------------------------
+
+    async def attach(self, target: ProcessTarget, options: PySpyOptions | None = None) -> bool:
+        """Ask the gate to let py-spy read `target`; on yes, sample it and show the screen."""
+        options = options or PySpyOptions(rate=self.rate)
+        action = AttachPySpy(target, **dataclasses.asdict(options))
+        outcome = await self.app.gate.request(action)
+        if not outcome.ok:
+            self.app.notify(
+                f"py-spy not attached: {outcome.error or 'declined, nothing was done'}",
+                severity="error" if outcome.error else "information",
+                markup=False,
+            )
+            return False
+        await self._stop_sampling()
+        self.sampler = action.sampler()
+        self.mode = "py-spy-blocking" if options.blocking else "py-spy"
+        self._resumed_seen = 0
+        self._add(self.sampler)
+        self.show()
+        return True
+
+    def launch(self, collector: Collector) -> None:
+        """Show the profile of a program perftop launched (pyinstrument inside it)."""
+        self.launched, self.mode = collector, "pyinstrument"
+        self._add(collector)
+        self.show()
+
+    def open(self, sample: StackSample) -> None:
+        """Show a saved profile (`perftop open FILE`): no collector, just the sample."""
+        self.mode = "file"
+        self.app.store.put(SOURCE, sample)
+        self.show()
+
+    def _add(self, collector: Collector) -> None:
+        if self.app.collection is not None:
+            self.app.collection.add(collector)
+
+    def show(self) -> None:
+        """Bring the Stacks screen up (it stays until the person leaves it)."""
+        if self.mode is None:
+            self.app.notify("No profile yet: select a process and press a to attach.")
+            return
+        if any(isinstance(s, StacksScreen) for s in self.app.screen_stack):
+            return
+        self.app.push_screen(StacksScreen(self.mode))
+
+    # the screen's requests ---------------------------------------------------------------
+
+    async def change_options(self, message: StacksScreen.OptionsChanged) -> None:
+        sampler = self.sampler
+        if sampler is None:
+            return
+        options = PySpyOptions(
+            rate=sampler.options.rate,
+            blocking=message.blocking,
+            idle=message.idle,
+            gil=message.gil,
+            native=message.native and message.blocking,
+            subprocesses=message.subprocesses,
+        )
+        if options.blocking and not sampler.options.blocking:
+            # Blocking pauses the target on every sample: a new decision, so a new prompt.
+            target = self._target()
+            if target is not None:
+                await self.attach(target, options)
+            return
+        sampler.set_options(options)
+        if not options.blocking:
+            self.mode = "py-spy"
+
+    async def dump(self, screen: StacksScreen) -> None:
+        if self.sampler is None:
+            self.app.notify("The now view needs py-spy attached.", severity="warning")
+            return
+        try:
+            stacks = await self.sampler.now()
+        except Exception as exc:  # noqa: BLE001 - py-spy's own failure, shown in words
+            self.app.notify(f"py-spy dump failed: {exc}", severity="error", markup=False)
+            return
+        screen.show_dump(stacks)
+
+    async def export(self, message: StacksScreen.ExportRequested) -> None:
+        try:
+            path = await asyncio.to_thread(
+                export.write, message.profile, Path(message.path), "perftop", message.fmt
+            )
+        except (OSError, ValueError) as exc:
+            self.app.notify(f"Export failed: {exc}", severity="error", markup=False)
+            return
+        self.app.notify(f"Exported {message.fmt} to {path}", markup=False)
+
+    async def detach(self) -> None:
+        """Stop sampling (audited) and leave the profile on screen, marked detached."""
+        sampler = self.sampler
+        if sampler is None:
+            return
+        await self.app.gate.request(DetachPySpy(sampler))
+        await self._stop_sampling()
+        self.app.notify("py-spy detached; the last profile stays on screen.")
+
+    async def close(self) -> None:
+        """The screen was left or the app is quitting: stop whatever samples."""
+        if self.sampler is not None:
+            await self.app.gate.request(DetachPySpy(self.sampler))
+        await self._stop_sampling()
+        if self.launched is not None and self.app.collection is not None:
+            self.app.collection.remove(SOURCE)
+        self.launched = None
+
+    async def _stop_sampling(self) -> None:
+        sampler, self.sampler = self.sampler, None
+        if sampler is None:
+            return
+        if self.app.collection is not None:
+            self.app.collection.remove(SOURCE)
+        await sampler.close()
+
+    def _target(self) -> ProcessTarget | None:
+        sample = self.app.store.latest(SOURCE, StackSample)
+        if sample is None:
+            return None
+        from .app import process_target
+
+        return process_target(sample.target.pid)
+
+    # audit of what the sampler did on its own ------------------------------------------------
+
+    def check_resumed(self) -> None:
+        """Audit every SIGCONT the sampler sent to a target it found stopped."""
+        sample = self.app.store.latest(SOURCE, StackSample)
+        if sample is None or sample.resumed <= self._resumed_seen:
+            return
+        count = sample.resumed - self._resumed_seen
+        self._resumed_seen = sample.resumed
+        self.app.gate.audit.append(
+            action="resume-after-py-spy",
+            target=f"pid {sample.target.pid}",
+            details={"pid": sample.target.pid, "signals": count},
+            decision="automatic",
+            duration_s=0.0,
+            outcome=f"sent SIGCONT to {sample.target.pid}: it was left stopped after sampling",
+            error=None,
+        )
+        self.app.notify(
+            f"perftop resumed process {sample.target.pid}, found stopped after sampling.",
+            severity="warning",
+        )
