@@ -1,7 +1,9 @@
 """The `perftop` command line (also `python -m perftop`).
 
     perftop [-d SECONDS] [--theme NAME] [--read-only] [--audit-file PATH] [--config PATH]
-            [--dsn DSN]
+            [--dsn DSN] [--pid PID] [--rate HZ]
+    perftop run [-m MODULE | -- python app.py ARGS...] [--log PATH]
+    perftop open FILE
     perftop snapshot --json [--seconds N] [--pid PID --approve attach] [--dsn DSN]
     perftop --version | --help
 
@@ -33,6 +35,7 @@ from . import __version__
 from .actions.audit import AuditLog
 from .actions.gate import Action, Gate, lockdown
 from .config import ConfigError, Settings, apply, check_delay, config_dir, load
+from .startup import Startup
 
 EXIT_OK = 0
 EXIT_PARTIAL = 1
@@ -41,6 +44,10 @@ EXIT_INTERRUPTED = 130
 
 EPILOG = """\
 commands:
+  run [-m MODULE] [--python PATH] [--log PATH] [-- python app.py ARGS...]
+                  start a Python program with pyinstrument inside it (no ptrace needed)
+                  and show its live profile; its output goes to the log file
+  open FILE       view a saved profile (.pyisession or speedscope JSON)
   snapshot --json [--seconds N] [--pid PID --approve attach] [--dsn DSN]
                   sample the machine for N seconds (default 1) without the TUI and print
                   one JSON document: system, per-core CPU, disks, network, every process;
@@ -146,6 +153,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="PostgreSQL to watch (URI or key=value); default: the PG* environment, "
         "or a local socket when a server answers there",
     )
+    parser.add_argument(
+        "--pid",
+        type=_pid,
+        metavar="PID",
+        help="ask at start to attach py-spy to this Python process and show its stacks",
+    )
+    parser.add_argument(
+        "--rate", type=_rate, default=100, metavar="HZ", help="py-spy samples per second"
+    )
     parser.add_argument("--version", action="version", version=f"perftop {__version__}")
 
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -180,7 +196,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="approve an intrusive step without a prompt: `attach` lets py-spy read --pid",
     )
     snapshot.add_argument(
-        "--rate", type=_rate, default=100, metavar="HZ", help="py-spy samples per second"
+        "--rate",
+        type=_rate,
+        dest="snapshot_rate",  # not "rate": a subparser's default would hide `perftop --rate`
+        metavar="HZ",
+        help="py-spy samples per second (default 100)",
     )
     snapshot.add_argument(
         "--dsn",
@@ -188,6 +208,35 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DSN",
         help="add PostgreSQL statements and activity from this server",
     )
+    run = commands.add_parser(
+        "run",
+        help="start a Python program under pyinstrument and show its live profile",
+        description="Start a Python program with pyinstrument inside it (works where "
+        "ptrace is not allowed) and show its live profile. Its stdout and stderr go to a "
+        "log file. Examples: perftop run -- python app.py --port 8000; perftop run -m "
+        "mypackage.worker",
+    )
+    run.set_defaults(command_parser=run)
+    run.add_argument("-m", dest="module", metavar="MODULE", help="run a module, as python -m")
+    run.add_argument(
+        "--python", metavar="PATH", help="the interpreter to use (default: the command's own)"
+    )
+    run.add_argument(
+        "--log",
+        type=Path,
+        metavar="PATH",
+        help="where the program's output goes (default $XDG_STATE_HOME/perftop/run-PID.log)",
+    )
+    run.add_argument(
+        "argv", nargs=argparse.REMAINDER, help="-- python app.py ARGS... (or the module's ARGS)"
+    )
+    opened = commands.add_parser(
+        "open",
+        help="view a saved profile (.pyisession or speedscope JSON)",
+        description="View a saved profile in the Stacks screen.",
+    )
+    opened.set_defaults(command_parser=opened)
+    opened.add_argument("file", type=Path, metavar="FILE")
     return parser
 
 
@@ -244,7 +293,7 @@ def _snapshot(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         extras = snapshot.Extras(
             pid=args.pid,
             gate=_headless_gate(settings, approve="attach" in args.approve),
-            rate=args.rate,
+            rate=args.snapshot_rate or args.rate,
             postgres=postgres_requested(settings.dsn),
             dsn=settings.dsn,
         )
@@ -257,6 +306,45 @@ def _snapshot(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_PARTIAL
     return EXIT_OK if snapshot.all_ok(doc) else EXIT_PARTIAL
+
+
+def _startup(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Startup:
+    """What the TUI shows first: --pid's attach prompt, or a saved profile."""
+    if args.command == "open":
+        from .collectors.stacks.files import load as load_profile
+
+        try:
+            return Startup(opened=load_profile(args.file), rate=args.rate)
+        except (OSError, ValueError) as exc:
+            args.command_parser.error(f"cannot open {args.file}: {exc}")
+    return Startup(pid=args.pid, rate=args.rate)
+
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: Settings) -> int:
+    """`perftop run`: launch the program under pyinstrument, show it, stop it at the end."""
+    from .collectors.base import CollectorError
+    from .collectors.stacks.launch import LaunchCollector, start
+
+    argv = list(args.argv)
+    if argv[:1] == ["--"]:
+        argv = argv[1:]
+    if not argv and not args.module:
+        parser.error("give a program after --, or -m MODULE")
+    log = args.log or settings.audit_file.parent / f"run-{os.getpid()}.log"
+    log.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        launched = start(argv or None, args.module, log, python=args.python)
+    except CollectorError as exc:
+        parser.error(str(exc))
+    from .tui.app import run
+
+    try:
+        return run(settings, Startup(launched=LaunchCollector(launched), rate=args.rate))
+    finally:
+        if launched.returncode is None:
+            code = launched.stop()
+            print(f"perftop: stopped the program (exit code {code}); its log: {log}")
+        launched.close()
 
 
 def _headless_gate(settings: Settings, approve: bool) -> Gate:
@@ -282,9 +370,12 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(str(exc))
         if settings.read_only:
             lockdown()
+        if args.command == "run":
+            return _run(args.command_parser, args, settings)
+        startup = _startup(parser, args)
         from .tui.app import run
 
-        return run(settings)
+        return run(settings, startup)
     except KeyboardInterrupt:
         print("perftop: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

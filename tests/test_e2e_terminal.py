@@ -5,6 +5,7 @@ the signal goes to a real process, the audit file is a real file."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -115,3 +116,66 @@ def test_read_only_has_no_kill_key(target: subprocess.Popen[bytes], home: dict[s
         assert term.wait_exit(10) == 0, term.raw[-2000:].decode(errors="replace")
     finally:
         term.close()
+
+
+BURNER = """
+import time
+def burn_cpu():
+    x = 0
+    for i in range(100_000):
+        x += i
+    return x
+def main():
+    print("program output goes to the log")
+    while True:
+        burn_cpu()
+main()
+"""
+
+
+def test_run_launches_under_pyinstrument_and_stops_the_program_at_quit(
+    home: dict[str, str], tmp_path: Path
+) -> None:
+    script = tmp_path / "burner.py"
+    script.write_text(BURNER)
+    log = tmp_path / "program.log"
+    term = Terminal(
+        [sys.executable, "-m", "perftop", "run", "--log", str(log), "--", sys.executable,
+         str(script)],
+        cols=140, rows=32, env=home,
+    )  # fmt: skip
+    try:
+        assert term.wait_for(lambda s: "burn_cpu" in s and "pyinstrument" in s, 20), term.text()
+        screen = term.text()
+        assert "main thread only" in screen
+        assert "program output goes to the log" not in screen  # not drawn over the TUI
+        top = next(line for line in term.screen.display if "burn_cpu" in line)
+        assert float(top.split()[0]) > 90  # OWN%: nearly every sample is in burn_cpu
+        term.type("q")
+        assert term.wait_exit(15) == 0, term.raw[-2000:].decode(errors="replace")
+    finally:
+        term.close()
+    assert "program output goes to the log" in log.read_text()
+    assert "stopped the program" in term.raw.decode(errors="replace")
+
+
+def test_open_shows_a_saved_profile(home: dict[str, str]) -> None:
+    saved = Path(__file__).parent / "fixtures" / "stacks_files" / "tiny.pyisession"
+    term = _start(home, "open", str(saved))
+    try:
+        assert term.wait_for(lambda s: "burn_cpu" in s, 15), term.text()
+        term.type("q")
+        assert term.wait_exit(10) == 0
+    finally:
+        term.close()
+
+
+def test_open_of_a_corrupt_file_is_a_usage_error(home: dict[str, str], tmp_path: Path) -> None:
+    bad = tmp_path / "bad.speedscope.json"
+    bad.write_text("{not json")
+    result = subprocess.run(
+        [sys.executable, "-m", "perftop", "open", str(bad)],
+        capture_output=True, text=True, timeout=30, env={**os.environ, **home},
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "cannot open" in result.stderr and "Traceback" not in result.stderr

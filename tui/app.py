@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import ClassVar
 
 from textual import on, work
@@ -23,10 +22,10 @@ from textual.screen import Screen
 from ..actions.audit import AuditLog
 from ..actions.gate import Action, Gate
 from ..actions.process import ProcessTarget, Renice, SendSignal
-from ..collectors.base import Collection, Collector
+from ..collectors.base import Collection
 from ..collectors.samples import ProcessRow
-from ..collectors.stacks.model import StackSample
 from ..config import SORT_KEYS, Settings, config_dir
+from ..startup import Startup
 from ..store import Store
 from .approve import ApprovalScreen
 from .dashboard import Dashboard
@@ -43,16 +42,6 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 INTRUSIVE = frozenset({"signal", "nice-down", "nice-up", "attach"})
 # Actions that act on the process selected on the dashboard or shown in its detail.
 PROCESS_ACTIONS = frozenset({"signal", "nice", "attach"})
-
-
-@dataclass(frozen=True)
-class Startup:
-    """What to show as soon as the app is up, from the command line."""
-
-    pid: int | None = None  # --pid: ask to attach py-spy to it
-    launched: Collector | None = None  # `perftop run`: the launched program's collector
-    opened: StackSample | None = None  # `perftop open FILE`: a saved profile
-    rate: int = 100  # py-spy samples per second
 
 
 class PerftopApp(App[int]):

@@ -15,17 +15,19 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, RadioButton, RadioSet, Static
 
-ExportFormat = Literal["speedscope", "collapsed"]
+ExportFormat = Literal["speedscope", "collapsed", "pyisession"]
 
 SUFFIXES: dict[ExportFormat, str] = {
     "speedscope": ".speedscope.json",
     "collapsed": ".collapsed.txt",
+    "pyisession": ".pyisession",
 }
 """The file name ending suggested for each format."""
 
 LABELS: dict[ExportFormat, str] = {
     "speedscope": "speedscope JSON (speedscope.app)",
     "collapsed": "collapsed stacks (flamegraph.pl)",
+    "pyisession": "pyinstrument session (pyinstrument --load)",
 }
 
 
@@ -92,7 +94,8 @@ class ExportDialog(ModalScreen[tuple[str, ExportFormat] | None]):
 
     def on_radio_set_changed(self, event: RadioSet.Changed) -> None:
         event.stop()
-        new: ExportFormat = "collapsed" if event.pressed.id == "export-collapsed" else "speedscope"
+        pressed = (event.pressed.id or "").removeprefix("export-")
+        new: ExportFormat = next((f for f in LABELS if f == pressed), "speedscope")
         box = self.query_one("#export-path", Input)
         # Follow the format in the suggested ending unless the person typed their own.
         old_suffix = SUFFIXES[self.fmt]

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from ..actions.process import ProcessTarget
 from ..actions.stacks import AttachPySpy, DetachPySpy
 from ..collectors.base import Collector
-from ..collectors.stacks import export
+from ..collectors.stacks import export, files
 from ..collectors.stacks.model import Mode, StackSample
 from ..collectors.stacks.pyspy import PySpyOptions, PySpySampler
 from .stacks import StacksScreen
@@ -127,13 +127,27 @@ class StackSession:
 
     async def export(self, message: StacksScreen.ExportRequested) -> None:
         try:
-            path = await asyncio.to_thread(
-                export.write, message.profile, Path(message.path), "perftop", message.fmt
-            )
+            if message.fmt == "pyisession":
+                path = await asyncio.to_thread(self._save_session, Path(message.path))
+            else:
+                path = await asyncio.to_thread(
+                    export.write, message.profile, Path(message.path), "perftop", message.fmt
+                )
         except (OSError, ValueError) as exc:
             self.app.notify(f"Export failed: {exc}", severity="error", markup=False)
             return
         self.app.notify(f"Exported {message.fmt} to {path}", markup=False)
+
+    def _save_session(self, path: Path) -> Path:
+        """A pyinstrument session: the launched program's own full-run session when there
+        is one, otherwise one made from the windows held (the whole profile, unfiltered)."""
+        save = getattr(self.launched, "save_session", None)
+        if callable(save):
+            return Path(save(path))
+        sample = self.app.store.latest(SOURCE, StackSample)
+        if sample is None:
+            raise ValueError("no profile to save yet")
+        return files.save_session(sample, path)
 
     async def detach(self) -> None:
         """Stop sampling (audited) and leave the profile on screen, marked detached."""
