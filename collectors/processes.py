@@ -14,9 +14,12 @@ Also here, because the table and the tree view need them and they are pure: `sor
 
 from __future__ import annotations
 
+import fcntl
 import os
 import pwd
+import resource
 import time
+import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -32,6 +35,39 @@ _READ_SIZE = 4096
 STATIC_TTL = 10.0
 # Longest time between two reads of /proc/PID/io for a process that used no CPU meanwhile.
 IO_MAX_AGE = 10.0
+# Kept /proc/PID/stat descriptors are moved to numbers from here up, so that the low ones
+# (below select()'s FD_SETSIZE) stay free for the rest of the program.
+FD_FLOOR = 1024
+# Descriptors left for everything else when the collector counts how many it may keep.
+FD_RESERVE = 256
+# The soft RLIMIT_NOFILE the collector asks for (never above the hard limit).
+FD_WANTED = 65536
+
+
+def raise_open_file_limit(wanted: int = FD_WANTED) -> int:
+    """Raise the soft RLIMIT_NOFILE toward `wanted`, never above the hard limit.
+
+    Returns the soft limit in force afterwards (unchanged when it was already higher or
+    could not be raised).
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (ValueError, OSError):
+            return soft
+        return target
+    return soft
+
+
+def _close_all(fds: dict[int, int]) -> None:
+    for fd in fds.values():
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    fds.clear()
 
 
 def read_bytes(path: str) -> bytes:
@@ -194,6 +230,14 @@ class ProcessCollector:
     I/O takes a system call, a copy or a fault) and at least every `io_max_age` seconds for
     the others; their rate over that longer span shows when it is read, 0 in between. On an
     idle box that skips most io reads. `io_max_age=0` reads every process's io every tick.
+
+    With `keep_open` (the default), each process's /proc/PID/stat stays open between ticks
+    and is read again with one `pread` (half the cost of open + read + close). The
+    descriptor belongs to that process, not to the pid: once the process is gone it reads
+    ESRCH, and a new process that takes the pid is opened afresh. The soft RLIMIT_NOFILE is
+    raised toward the hard limit for this, at most `limit - FD_FLOOR - FD_RESERVE`
+    descriptors are kept, and beyond that (or where descriptors run short) the files are
+    opened, read and closed each tick. `close()` releases them (so does garbage collection).
     """
 
     source = "processes"
@@ -204,6 +248,7 @@ class ProcessCollector:
         proc: str = "/proc",
         io_max_age: float = IO_MAX_AGE,
         clock: Callable[[], float] = time.monotonic,
+        keep_open: bool = True,
     ) -> None:
         self.interval = interval
         self.proc = proc
@@ -216,7 +261,44 @@ class ProcessCollector:
         self._users: dict[int, str] = {}
         self._time: float | None = None
         self._mem_scale = 0.0
+        # pid -> the open /proc/PID/stat of the process seen there (see the docstring).
+        self._fds: dict[int, int] = {}
+        self._max_fds = 0
+        if keep_open:
+            self._max_fds = max(0, raise_open_file_limit() - FD_FLOOR - FD_RESERVE)
+        self._finalizer = weakref.finalize(self, _close_all, self._fds)
         self.collect()
+
+    def close(self) -> None:
+        """Close the kept /proc/PID/stat descriptors (the collector still works after)."""
+        _close_all(self._fds)
+
+    @property
+    def open_files(self) -> int:
+        """How many /proc/PID/stat descriptors are kept open."""
+        return len(self._fds)
+
+    def _keep(self, pid: int, path: str) -> None:
+        """Open `path` (a /proc/PID/stat just read) to read it by `pread` from now on.
+
+        The descriptor is moved above FD_FLOOR. Its process is the one just read unless the
+        pid changed hands in between, which the next tick's start-time check catches.
+        """
+        fds = self._fds
+        if len(fds) >= self._max_fds:
+            return
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            return  # gone already, or no descriptor left: read by path next time
+        try:
+            kept = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, FD_FLOOR)
+        except OSError:
+            self._max_fds = len(fds)  # nothing free above the floor: keep no more
+            return
+        finally:
+            os.close(fd)
+        fds[pid] = kept
 
     def collect(self) -> ProcessSample:
         """Scan every process once. Blocking; a few ms per hundred processes."""
@@ -237,33 +319,51 @@ class ProcessCollector:
         fresh: dict[int, _Known] = {}
         rows: list[ProcessRow] = []
         running = threads = 0
+        fds = self._fds
+        pread = os.pread
         for entry in os.listdir(proc):
             if not entry.isdigit():
                 continue
             pid = int(entry)
+            # The common case first, with as little work as possible per process: one
+            # pread of the kept descriptor, and the row of the last tick when nothing moved.
+            data = b""
+            fd = fds.get(pid)
+            if fd is not None:
+                try:
+                    data = pread(fd, _READ_SIZE, 0)
+                except ProcessLookupError:
+                    pass  # the process it was opened for is gone: handled below
+            old = known.get(pid)
+            if (
+                data
+                and old is not None
+                and old.quiet
+                and data == old.raw
+                and reuse
+                and now < old.due
+                and (old.io_denied or now < old.io_due)
+                and (row := old.row) is not None
+            ):
+                # Most processes sleep: when the stat line has not changed by a byte and the
+                # last row showed no activity, that row is still right. This skips the parse
+                # and the row build for them (and hands the table an identical object, which
+                # it can skip too).
+                fresh[pid] = old
+                rows.append(row)
+                if row.state == "R":
+                    running += 1
+                threads += row.threads
+                continue
             base = f"{proc}/{entry}/"
             try:
-                data = read_bytes(base + "stat")
-                old = known.get(pid)
-                if (
-                    old is not None
-                    and old.row is not None
-                    and old.quiet
-                    and reuse
-                    and data == old.raw
-                    and now < old.due
-                    and (old.io_denied or now < old.io_due)
-                ):
-                    # Most processes sleep: when the stat line has not changed by a byte and
-                    # the last row showed no activity, that row is still right. This skips
-                    # the parse and the row build for them (and hands the table an identical
-                    # object, which it can skip too).
-                    fresh[pid] = old
-                    rows.append(old.row)
-                    if old.row.state == "R":
-                        running += 1
-                    threads += old.row.threads
-                    continue
+                keep = not data
+                if keep:
+                    if fd is not None:
+                        # The process it was opened for is gone; the pid was listed, so
+                        # another process may hold it now: read that one by its path.
+                        os.close(fds.pop(pid))
+                    data = read_bytes(base + "stat")
                 st = parse_stat(data)
                 if old is not None and old.start_ticks != st.start_ticks:
                     old = None  # the pid was reused: nothing of the old process carries over
@@ -341,8 +441,13 @@ class ProcessCollector:
             cur.row = row
             cur.quiet = cpu == 0.0 and not read_rate and not write_rate
             fresh[pid] = cur
+            if keep:
+                self._keep(pid, base + "stat")
         # Replacing the map drops every process not seen this tick: bounded memory.
         self._known = fresh
+        fds = self._fds
+        for pid in [pid for pid in fds if pid not in fresh]:
+            os.close(fds.pop(pid))  # the process ended (or its stat line did not parse)
         self._time = now
         rows.sort(key=_pid)
         return ProcessSample(
