@@ -14,6 +14,7 @@ from perftop import __version__
 from perftop.actions import gate
 from perftop.cli import main
 from perftop.config import Settings
+from perftop.startup import Startup
 
 
 def perftop(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -155,13 +156,15 @@ def test_snapshot_help(isolated: dict[str, str]) -> None:
 
 
 class FakeApp:
-    """Stands in for perftop.tui.app: records the settings `run` was given."""
+    """Stands in for perftop.tui.app: records the settings and startup `run` was given."""
 
     def __init__(self) -> None:
         self.settings: list[Settings] = []
+        self.startups: list[Startup] = []
 
-    def run(self, settings: Settings) -> int:
+    def run(self, settings: Settings, startup: Startup) -> int:
         self.settings.append(settings)
+        self.startups.append(startup)
         self.locked_down_at_run = gate.locked_down()
         return 0
 
@@ -187,6 +190,40 @@ def test_main_runs_the_tui_with_the_settings(fake_app: FakeApp, tmp_path: Path) 
     assert settings.audit_file == audit
     assert settings.read_only is False
     assert fake_app.locked_down_at_run is False
+    assert fake_app.startups == [Startup()]
+
+
+def test_pid_and_rate_reach_the_startup(fake_app: FakeApp) -> None:
+    assert main(["--pid", "4242", "--rate", "50"]) == 0
+    assert fake_app.startups == [Startup(pid=4242, rate=50)]
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--pid", "0"], ["--pid"]),
+        (["--pid", "abc"], ["--pid", "abc"]),
+        (["--rate", "0"], ["--rate"]),
+        (["--rate", "100000"], ["--rate"]),
+    ],
+)
+def test_bad_pid_and_rate_are_usage_errors(
+    args: list[str], words: list[str], isolated: dict[str, str]
+) -> None:
+    assert_usage_error(perftop(*args, env=isolated), *words)
+
+
+def test_run_without_a_program_is_a_usage_error(isolated: dict[str, str]) -> None:
+    result = perftop("run", env=isolated)
+    assert result.returncode == 2
+    assert "give a program after --, or -m MODULE" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_run_of_something_that_is_not_python_is_a_usage_error(isolated: dict[str, str]) -> None:
+    result = perftop("run", "--", "/bin/sleep", "1", env=isolated)
+    assert result.returncode == 2
+    assert "starts Python programs" in result.stderr
 
 
 def test_read_only_locks_every_action_down_before_the_tui_starts(fake_app: FakeApp) -> None:

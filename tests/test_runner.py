@@ -116,11 +116,13 @@ async def test_collection_add_replaces_and_remove_stops() -> None:
     collection.add(first)
     await asyncio.sleep(0.1)
     collection.add(second)
+    await asyncio.sleep(0.05)  # a tick already in its worker thread may still finish
     calls = first.calls
     await asyncio.sleep(0.1)
     assert first.calls == calls  # replaced: the old one no longer ticks
     assert second.calls > 0
     collection.remove("detail")
+    await asyncio.sleep(0.05)
     calls = second.calls
     await asyncio.sleep(0.1)
     assert second.calls == calls
