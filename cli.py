@@ -101,12 +101,11 @@ def _rate(text: str) -> int:
     return int(text)
 
 
-PG_VARIABLES = ("PGHOST", "PGPORT", "PGUSER", "PGDATABASE", "PGSERVICE", "PGPASSWORD")
-
-
 def postgres_requested(dsn: str | None) -> bool:
     """Whether the person pointed perftop at PostgreSQL: --dsn, `dsn` or PG* variables."""
-    return bool(dsn) or any(os.environ.get(name) for name in PG_VARIABLES)
+    from .collectors.postgres.connect import requested
+
+    return requested(dsn)
 
 
 def build_parser() -> argparse.ArgumentParser:

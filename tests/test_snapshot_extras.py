@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from perftop.cli import PG_VARIABLES
+from perftop.collectors.postgres.connect import PG_VARIABLES
 
 from .pg_cluster import PgCluster
 

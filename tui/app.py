@@ -20,19 +20,22 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from ..actions.audit import AuditLog
-from ..actions.gate import Action, Gate
+from ..actions.gate import Action, Gate, Outcome
 from ..actions.process import ProcessTarget, Renice, SendSignal
-from ..collectors.base import Collection
+from ..collectors.base import Collection, CollectorError
+from ..collectors.postgres.connect import Target, find_target
 from ..collectors.samples import ProcessRow
 from ..config import SORT_KEYS, Settings, config_dir
 from ..startup import Startup
 from ..store import Store
 from .approve import ApprovalScreen
 from .dashboard import Dashboard
+from .database_session import DatabaseSession
 from .detail import ProcessDetailScreen
 from .help import HelpScreen, binding_rows
 from .pickers import SignalPicker
 from .process_table import ProcessTable
+from .queries import QueriesScreen
 from .stack_session import StackSession
 from .stacks import StacksScreen
 
@@ -58,6 +61,7 @@ class PerftopApp(App[int]):
         Binding("f9,k", "signal", "Kill", id="signal"),
         Binding("a", "attach", "Attach", id="attach"),
         Binding("s", "stacks", "Stacks", id="stacks"),
+        Binding("p", "postgres", "PostgreSQL", id="postgres"),
         Binding("q,f10", "quit", "Quit", id="quit"),
     ]
 
@@ -69,6 +73,7 @@ class PerftopApp(App[int]):
         collection: Collection | None = None,
         detail_collector: type | None = None,
         startup: Startup | None = None,
+        database: Target | None = None,
     ) -> None:
         # Under NO_COLOR, Textual filters colours once at start-up: with native ANSI colour
         # that filter keeps the terminal's own palette instead of greying everything.
@@ -79,7 +84,12 @@ class PerftopApp(App[int]):
         self.collection = collection
         self._detail_collector = detail_collector
         self.startup = startup or Startup()
+        self.startup_errors: list[str] = []
+        """Problems found while building the app, shown once it is up."""
         self.stacks = StackSession(self, self.startup.rate)
+        self.database = (
+            DatabaseSession(self, database, settings.delay) if database is not None else None
+        )
         self._pending: set[str] = set()
         self._redraw_queued = False
         self._unsubscribe = store.subscribe(self._store_changed)
@@ -107,6 +117,10 @@ class PerftopApp(App[int]):
     def on_mount(self) -> None:
         if self.collection is not None:
             self.collection.start()
+        if self.database is not None:
+            self.database.start()
+        for error in self.startup_errors:
+            self.notify(error, severity="error", timeout=15, markup=False)
         self.call_after_refresh(self._redraw)  # once the dashboard is composed
         startup = self.startup
         if startup.launched is not None:
@@ -121,6 +135,8 @@ class PerftopApp(App[int]):
         await self.stacks.close()
         if self.collection is not None:
             await self.collection.stop()
+        if self.database is not None:
+            await self.database.close()
 
     # data --------------------------------------------------------------------------------
 
@@ -160,6 +176,8 @@ class PerftopApp(App[int]):
             return isinstance(self.screen, Dashboard | ProcessDetailScreen)
         if action == "stacks":
             return self.stacks.active and not isinstance(self.screen, StacksScreen)
+        if action == "postgres":
+            return self.database is not None and not isinstance(self.screen, QueriesScreen)
         return True
 
     def action_help(self) -> None:
@@ -170,6 +188,7 @@ class PerftopApp(App[int]):
             ("Process table", binding_rows(dashboard.table._bindings, keymap=self._keymap)),
             ("Process detail", binding_rows(ProcessDetailScreen.BINDINGS, keymap=self._keymap)),
             ("Stacks", binding_rows(StacksScreen.BINDINGS, keymap=self._keymap)),
+            ("PostgreSQL", binding_rows(QueriesScreen.BINDINGS, keymap=self._keymap)),
             ("Mouse", [("click a row", "select it"), ("click a header", "sort by it")]),
         ]
         self.push_screen(HelpScreen(sections=sections))
@@ -198,7 +217,7 @@ class PerftopApp(App[int]):
 
     def _refuse_if_read_only(self) -> bool:
         if self.settings.read_only:
-            self.notify("perftop is read-only: processes cannot be changed.", severity="warning")
+            self.notify("perftop is read-only: nothing can be changed.", severity="warning")
         return self.settings.read_only
 
     def action_signal(self) -> None:
@@ -270,9 +289,56 @@ class PerftopApp(App[int]):
     def _stacks_detach(self, message: StacksScreen.DetachRequested) -> None:
         self.run_worker(self.stacks.detach(), group="stacks")
 
+    def action_postgres(self) -> None:
+        if self.database is not None:
+            self.database.show()
+
+    @on(QueriesScreen.WindowChanged)
+    def _pg_window(self, message: QueriesScreen.WindowChanged) -> None:
+        if self.database is not None:
+            self.database.set_window(message.window)
+
+    @on(QueriesScreen.WatchChanged)
+    def _pg_watch(self, message: QueriesScreen.WatchChanged) -> None:
+        if self.database is not None:
+            self.database.watch(message)
+
+    @on(QueriesScreen.StatementOpened)
+    def _pg_open(self, message: QueriesScreen.StatementOpened) -> None:
+        if self.database is not None:
+            self.database.open_statement(message.rate)
+
+    @on(QueriesScreen.CancelRequested)
+    def _pg_cancel(self, message: QueriesScreen.CancelRequested) -> None:
+        if self.database is not None and not self._refuse_if_read_only():
+            self.database.cancel(message)
+
+    @on(QueriesScreen.TerminateRequested)
+    def _pg_terminate(self, message: QueriesScreen.TerminateRequested) -> None:
+        if self.database is not None and not self._refuse_if_read_only():
+            self.database.terminate(message)
+
+    @on(QueriesScreen.ResetRequested)
+    def _pg_reset(self, message: QueriesScreen.ResetRequested) -> None:
+        if self.database is not None and not self._refuse_if_read_only():
+            self.database.reset(message)
+
+    @on(QueriesScreen.ExplainAnalyzeRequested)
+    def _pg_explain(self, message: QueriesScreen.ExplainAnalyzeRequested) -> None:
+        if self.database is not None and not self._refuse_if_read_only():
+            self.database.explain_analyze(message)
+
+    @on(QueriesScreen.CreateExtensionRequested)
+    def _pg_create_extension(self, message: QueriesScreen.CreateExtensionRequested) -> None:
+        if self.database is not None and not self._refuse_if_read_only():
+            self.database.create_extension()
+
     @work(exclusive=False, group="actions")
     async def _request(self, action: Action) -> None:
-        outcome = await self.gate.request(action)
+        self.report(action, await self.gate.request(action))
+
+    def report(self, action: Action, outcome: Outcome) -> None:
+        """Say what became of a request, in a notice."""
         if outcome.error is not None:
             self.notify(f"{action.title}: {outcome.error}", severity="error", markup=False)
         elif outcome.result is not None:
@@ -337,7 +403,14 @@ def build(
     store = store if store is not None else Store()
     gate = Gate(AuditLog(settings.audit_file), read_only=settings.read_only)
     collection = Collection(store, default_collectors(settings.delay))
-    app = PerftopApp(settings, store, gate, collection, ProcessDetailCollector, startup)
+    try:
+        database = find_target(settings.dsn)
+        problem = None
+    except CollectorError as exc:
+        database, problem = None, str(exc)
+    app = PerftopApp(settings, store, gate, collection, ProcessDetailCollector, startup, database)
+    if problem is not None:
+        app.startup_errors.append(f"PostgreSQL: {problem}")
     theme_name = "perftop-ansi" if settings.no_color else settings.theme
     theme = load_theme(theme_name, config_dir() / "themes")
     app.register_theme(theme)

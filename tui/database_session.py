@@ -1,0 +1,164 @@
+"""The PostgreSQL server perftop watches, and what the person can do there.
+
+The collectors (statements, activity, server info) run with the others; this object turns
+the PostgreSQL screens' requests into collector settings and gate requests: cancel or
+terminate a backend, reset pg_stat_statements, EXPLAIN ANALYZE (it executes the statement),
+create the extension. The screens only show the store.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..actions.gate import Action
+from ..actions.postgres import (
+    CancelQuery,
+    CreateExtension,
+    ExplainAnalyze,
+    ResetStatements,
+    TerminateBackend,
+    connection_factory,
+    explain_problem,
+    generic_plan,
+)
+from ..collectors.base import Collector
+from ..collectors.postgres.activity import ActivityCollector
+from ..collectors.postgres.connect import Target
+from ..collectors.postgres.samples import ServerInfo, StatementRate
+from ..collectors.postgres.server import ServerCollector
+from ..collectors.postgres.statements import StatementsCollector
+from .queries import QueriesScreen
+from .query_text import QueryTextScreen
+from .statement_detail import StatementDetailScreen
+
+if TYPE_CHECKING:
+    from .app import PerftopApp
+
+
+class DatabaseSession:
+    """The collectors of one PostgreSQL server and the requests made about it."""
+
+    def __init__(self, app: PerftopApp, target: Target, interval: float) -> None:
+        self.app = app
+        self.target = target
+        self.statements = StatementsCollector(target, interval)
+        self.activity = ActivityCollector(target, interval)
+        self.server = ServerCollector(self.statements, self.activity, max(2.0, interval))
+
+    @property
+    def collectors(self) -> list[Collector]:
+        return [self.statements, self.activity, self.server]
+
+    def start(self) -> None:
+        if self.app.collection is not None:
+            for collector in self.collectors:
+                self.app.collection.add(collector)
+        if self.target.notice:
+            self.app.notify(self.target.notice, severity="warning", timeout=10, markup=False)
+
+    async def close(self) -> None:
+        await self.statements.close()
+        await self.activity.close()
+
+    def show(self) -> None:
+        if not any(isinstance(s, QueriesScreen) for s in self.app.screen_stack):
+            self.app.push_screen(
+                QueriesScreen(self.statements.window, read_only=self.app.settings.read_only)
+            )
+
+    # the screens' requests ---------------------------------------------------------------
+
+    def set_window(self, window: str) -> None:
+        self.statements.window = window
+
+    def watch(self, message: QueriesScreen.WatchChanged) -> None:
+        self.statements.watch = message.key
+
+    def open_statement(self, rate: StatementRate) -> None:
+        self.statements.watch = rate.key
+        screen = StatementDetailScreen(rate)
+
+        def closed(_: object = None) -> None:
+            self.statements.watch = None
+
+        self.app.push_screen(screen, closed)
+        self.app.run_worker(self._plan(screen, rate), group="pg")
+
+    async def _plan(self, screen: StatementDetailScreen, rate: StatementRate) -> None:
+        """EXPLAIN without executing it (GENERIC_PLAN on 16+), on the statement's database."""
+        info = self.statements.info
+        if info is None:
+            screen.show_plan(None, "not connected: no plan")
+            return
+        if rate.query_hidden or not rate.query:
+            screen.show_plan(None, "the statement's text is not visible to this role")
+            return
+        connect = connection_factory(self.target, database=rate.database)
+        try:
+            conn = await connect()
+        except Exception as exc:  # noqa: BLE001 - any failure to connect is shown in words
+            screen.show_plan(None, f"cannot connect to {rate.database}: {exc}")
+            return
+        try:
+            plan, how = await generic_plan(conn, rate.query, info.version_num)
+        finally:
+            await conn.close()
+        screen.show_plan(plan, how)
+
+    def _info(self) -> ServerInfo | None:
+        return self.statements.info or self.activity.link.info
+
+    def cancel(self, message: QueriesScreen.CancelRequested) -> None:
+        backend = message.backend
+        self._request(CancelQuery(backend, connection_factory(self.target)))
+
+    def terminate(self, message: QueriesScreen.TerminateRequested) -> None:
+        backend = message.backend
+        self._request(TerminateBackend(backend, connection_factory(self.target)))
+
+    def reset(self, message: QueriesScreen.ResetRequested) -> None:
+        key = message.key
+        rate = None
+        screen = self.app.screen
+        if key is not None and isinstance(screen, QueriesScreen):
+            rate = screen.selected_statement()
+        self._request(
+            ResetStatements(
+                key,
+                rate.query if rate is not None else "",
+                connection_factory(self.target),
+                user=rate.user if rate is not None else "",
+                database=rate.database if rate is not None else "",
+            )
+        )
+
+    def explain_analyze(self, message: QueriesScreen.ExplainAnalyzeRequested) -> None:
+        statement = message.statement
+        problem = explain_problem(statement.query)
+        if problem is not None:
+            self.app.notify(f"EXPLAIN ANALYZE: {problem}", severity="warning", markup=False)
+            return
+        action = ExplainAnalyze(
+            statement.query,
+            statement.database,
+            statement.user,
+            connection_factory(self.target, database=statement.database),
+        )
+        self.app.run_worker(self._explain(action), group="pg")
+
+    async def _explain(self, action: ExplainAnalyze) -> None:
+        outcome = await self.app.gate.request(action)
+        if outcome.result is not None:
+            self.app.push_screen(QueryTextScreen(outcome.result, "EXPLAIN ANALYZE (rolled back)"))
+        else:
+            self.app.report(action, outcome)
+
+    def create_extension(self) -> None:
+        info = self._info()
+        if info is None:
+            self.app.notify("Not connected to PostgreSQL yet.", severity="warning")
+            return
+        self._request(CreateExtension(info, connection_factory(self.target)))
+
+    def _request(self, action: Action) -> None:
+        self.app._request(action)
