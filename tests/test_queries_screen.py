@@ -227,6 +227,21 @@ async def test_filter_by_text_database_and_user() -> None:
 
 
 @run
+async def test_perftops_own_queries_are_shown_apart() -> None:
+    app = Host(pg_store())
+    async with app.run_test(size=(160, 45)) as pilot:
+        await pilot.pause()
+        screen = queries(app)
+        assert "perftop's own queries: not measured yet" in static_text(screen, "#pg-summary")
+        own = statements_sample(own_ms_per_s=0.4, own_calls_per_s=3.0, own_seconds=10.0)
+        app.store.put("pg.statements", own)  # type: ignore[union-attr]
+        screen.show(app.store)  # type: ignore[arg-type]
+        assert "perftop's own queries: 0.4 ms/s, 3.0 calls/s" in static_text(
+            screen, "#pg-summary"
+        )
+
+
+@run
 async def test_window_chooser_posts_window_changed() -> None:
     app = Host(pg_store())
     async with app.run_test(size=(100, 30)) as pilot:

@@ -25,7 +25,8 @@ __all__ = ["ApprovalScreen", "is_destructive"]
 # Words in a title that mean the action can end, stop or discard something. Any signal
 # but SIGCONT counts: even SIGUSR1 ends a process that does not handle it.
 _DESTRUCTIVE = re.compile(
-    r"\b(SIG(?!CONT\b)[A-Z0-9]+|kill|terminate|cancel|reset|drop|truncate)\b", re.IGNORECASE
+    r"\b(SIG(?!CONT\b)[A-Z0-9]+|kill|terminate|cancel|reset|drop|truncate|execute[sd]?|create)\b",
+    re.IGNORECASE,
 )
 
 

@@ -101,6 +101,13 @@ def summary(
         text.append(f" ({sample.seconds:.1f}s)")
         text.append(f" · {figure(sample.total_ms_per_s)} ms/s · {figure(calls)} calls/s")
         text.append(f" · {len(sample.statements)} statements")
+        text.append(" · perftop's own queries: ")
+        text.append(
+            f"{figure(sample.own_ms_per_s)} ms/s, {figure(sample.own_calls_per_s)} calls/s"
+            if sample.own_seconds > 0
+            else "not measured yet",
+            "dim",
+        )
     elif sample is not None:
         text.append(" (waiting for the first figures)")
     for notice in notices(server, sample, read_only):

@@ -10,6 +10,7 @@ The document:
       "server": {"version": "15.18", "pg_stat_statements": "1.10", "user": ..., "database": ...,
                  "can_read_all_stats": true} | null,
       "seconds": 5.002,                             # measured
+      "own": {"ms_per_s": ..., "calls_per_s": ..., "seconds": ...},  # perftop's own queries
       "statements": [{"queryid": ..., "user": ..., "database": ..., "toplevel": true,
                       "text": "...", "text_hidden": false, "calls": 12, "calls_per_s": ...,
                       "total_ms": ..., "mean_ms": ..., "mean_ms_overall": ..., "share": ...,
@@ -64,7 +65,7 @@ def _statement(s: StatementRate) -> dict[str, Any]:
 async def postgres_section(dsn: str | None, seconds: float) -> dict[str, Any]:
     """Statements over `seconds` and the activity at the end, as a JSON-ready dict."""
     doc: dict[str, Any] = {
-        "target": None, "server": None, "seconds": None, "statements": None,
+        "target": None, "server": None, "seconds": None, "own": None, "statements": None,
         "activity": None, "notices": [], "errors": {},
     }  # fmt: skip
     try:
@@ -89,6 +90,11 @@ async def postgres_section(dsn: str | None, seconds: float) -> dict[str, Any]:
                 sample = await statements.collect()
                 notices += [*first.notices, *sample.notices]
                 doc["seconds"] = sample.seconds
+                doc["own"] = {
+                    "ms_per_s": sample.own_ms_per_s,
+                    "calls_per_s": sample.own_calls_per_s,
+                    "seconds": sample.own_seconds,
+                }
                 doc["statements"] = [
                     _statement(s) for s in sorted(sample.statements, key=lambda s: -s.total_ms)
                 ]
