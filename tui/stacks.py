@@ -653,7 +653,8 @@ class StacksScreen(Screen[None]):
         sample = self.sample
         if sample is None:
             return []
-        notes = [ENDED] if sample.ended else []
+        # A saved profile "ended" long ago: its notice says where it came from instead.
+        notes = [ENDED] if sample.ended and sample.target.mode != "file" else []
         if sample.ended and self.status.state == "failing" and self.status.message:
             notes.append(self.status.message)
         return notes + ([sample.notice] if sample.notice else [])
