@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import subprocess
+import sys
+import textwrap
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any
 
 from perftop.collectors.samples import (
@@ -426,3 +430,41 @@ def pg_store(**server_changes: Any) -> Store:
     store.put("pg.statements", statements_sample())
     store.put("pg.activity", activity_sample())
     return store
+
+
+# A real Python process with a known hot function ------------------------------------------
+
+BURN = textwrap.dedent(
+    """
+    import sys, threading, time
+
+    def sleeper():
+        while True:
+            time.sleep(0.5)
+
+    def burn_cpu(n):
+        x = 0
+        for i in range(n):
+            x += i * i
+        return x
+
+    def main(seconds):
+        threading.Thread(target=sleeper, name="sleepy", daemon=True).start()
+        end = time.monotonic() + seconds
+        print("ready", flush=True)
+        while time.monotonic() < end:
+            burn_cpu(20000)
+
+    main(float(sys.argv[1]))
+    """
+)
+
+
+def start_burner(tmp: Path, seconds: float = 60.0) -> subprocess.Popen[str]:
+    script = tmp / "burn.py"
+    script.write_text(BURN)
+    child = subprocess.Popen(
+        [sys.executable, str(script), str(seconds)], stdout=subprocess.PIPE, text=True
+    )
+    assert child.stdout is not None and child.stdout.readline() == "ready\n"
+    return child

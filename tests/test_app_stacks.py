@@ -6,13 +6,10 @@ from __future__ import annotations
 import dataclasses
 import os
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
-import pytest
 
 from perftop.actions.audit import AuditLog
 from perftop.actions.gate import Gate
@@ -30,34 +27,13 @@ from .support import filled_store, process_sample, row, run
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
-BURN = """
-def burn_cpu():
-    x = 0
-    for i in range(200_000):
-        x += i
-    return x
-def main():
-    while True:
-        burn_cpu()
-main()
-"""
 
-
-@pytest.fixture
-def burner() -> Iterator[subprocess.Popen[bytes]]:
-    proc = subprocess.Popen([sys.executable, "-c", BURN])
-    time.sleep(0.3)
-    yield proc
-    proc.kill()
-    proc.wait()
-
-
-def burner_row(proc: subprocess.Popen[bytes]) -> ProcessRow:
+def burner_row(proc: subprocess.Popen[str]) -> ProcessRow:
     base = row(proc.pid, os.getpid(), "tester", "python -c burn", cpu=99.0)
     return dataclasses.replace(base, start_time=read_start_time(proc.pid) / CLK_TCK)
 
 
-def make_app(tmp_path: Path, proc: subprocess.Popen[bytes]) -> tuple[PerftopApp, AuditLog]:
+def make_app(tmp_path: Path, proc: subprocess.Popen[str]) -> tuple[PerftopApp, AuditLog]:
     store = filled_store()
     store.put("processes", process_sample((burner_row(proc),)))
     audit = AuditLog(tmp_path / "audit.jsonl")
@@ -75,7 +51,7 @@ def py_spies() -> list[psutil.Process]:
 
 @run
 async def test_yes_attaches_samples_shows_the_hot_function_and_detach_stops(
-    tmp_path: Path, burner: subprocess.Popen[bytes]
+    tmp_path: Path, burner: subprocess.Popen[str]
 ) -> None:
     app, audit = make_app(tmp_path, burner)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -110,7 +86,7 @@ async def test_yes_attaches_samples_shows_the_hot_function_and_detach_stops(
 
 
 @run
-async def test_no_starts_nothing(tmp_path: Path, burner: subprocess.Popen[bytes]) -> None:
+async def test_no_starts_nothing(tmp_path: Path, burner: subprocess.Popen[str]) -> None:
     app, audit = make_app(tmp_path, burner)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
@@ -127,7 +103,7 @@ async def test_no_starts_nothing(tmp_path: Path, burner: subprocess.Popen[bytes]
 
 
 @run
-async def test_read_only_has_no_attach(tmp_path: Path, burner: subprocess.Popen[bytes]) -> None:
+async def test_read_only_has_no_attach(tmp_path: Path, burner: subprocess.Popen[str]) -> None:
     app, audit = make_app(tmp_path, burner)
     app.settings = dataclasses.replace(app.settings, read_only=True)
     app.gate.read_only = True

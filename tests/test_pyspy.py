@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,52 +34,9 @@ from perftop.collectors.stacks.pyspy import (
 )
 from perftop.store import Store
 
-from .support import run
+from .support import run, start_burner
 
 FIXTURES = Path(__file__).parent / "fixtures" / "stacks"
-
-BURN = textwrap.dedent(
-    """
-    import sys, threading, time
-
-    def sleeper():
-        while True:
-            time.sleep(0.5)
-
-    def burn_cpu(n):
-        x = 0
-        for i in range(n):
-            x += i * i
-        return x
-
-    def main(seconds):
-        threading.Thread(target=sleeper, name="sleepy", daemon=True).start()
-        end = time.monotonic() + seconds
-        print("ready", flush=True)
-        while time.monotonic() < end:
-            burn_cpu(20000)
-
-    main(float(sys.argv[1]))
-    """
-)
-
-
-def start_burner(tmp: Path, seconds: float = 60.0) -> subprocess.Popen[str]:
-    script = tmp / "burn.py"
-    script.write_text(BURN)
-    child = subprocess.Popen(
-        [sys.executable, str(script), str(seconds)], stdout=subprocess.PIPE, text=True
-    )
-    assert child.stdout is not None and child.stdout.readline() == "ready\n"
-    return child
-
-
-@pytest.fixture
-def burner(tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
-    child = start_burner(tmp_path)
-    yield child
-    child.kill()
-    child.wait()
 
 
 def target(pid: int) -> ProcessTarget:

@@ -236,9 +236,7 @@ async def test_perftops_own_queries_are_shown_apart() -> None:
         own = statements_sample(own_ms_per_s=0.4, own_calls_per_s=3.0, own_seconds=10.0)
         app.store.put("pg.statements", own)  # type: ignore[union-attr]
         screen.show(app.store)  # type: ignore[arg-type]
-        assert "perftop's own queries: 0.4 ms/s, 3.0 calls/s" in static_text(
-            screen, "#pg-summary"
-        )
+        assert "perftop's own queries: 0.4 ms/s, 3.0 calls/s" in static_text(screen, "#pg-summary")
 
 
 @run

@@ -7,8 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,28 +14,6 @@ import pytest
 from perftop.collectors.postgres.connect import PG_VARIABLES
 
 from .pg_cluster import PgCluster
-
-BURN = """
-import threading, time
-def burn_cpu():
-    x = 0
-    for i in range(200_000):
-        x += i
-    return x
-def main():
-    while True:
-        burn_cpu()
-main()
-"""
-
-
-@pytest.fixture
-def burner() -> Iterator[subprocess.Popen[bytes]]:
-    proc = subprocess.Popen([sys.executable, "-c", BURN])
-    time.sleep(0.3)
-    yield proc
-    proc.kill()
-    proc.wait()
 
 
 def snapshot(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -60,7 +36,7 @@ def audit(tmp_path: Path) -> list[dict[str, object]]:
 
 
 def test_approved_attach_adds_the_hot_function(
-    tmp_path: Path, burner: subprocess.Popen[bytes]
+    tmp_path: Path, burner: subprocess.Popen[str]
 ) -> None:
     result = snapshot(tmp_path, "--seconds", "2", "--pid", str(burner.pid), "--approve", "attach")
     assert result.returncode == 0, result.stderr
@@ -78,7 +54,7 @@ def test_approved_attach_adds_the_hot_function(
 
 
 def test_without_approval_nothing_attaches_and_the_exit_code_says_so(
-    tmp_path: Path, burner: subprocess.Popen[bytes]
+    tmp_path: Path, burner: subprocess.Popen[str]
 ) -> None:
     result = snapshot(tmp_path, "--seconds", "1", "--pid", str(burner.pid))
     assert result.returncode == 1
@@ -91,7 +67,7 @@ def test_without_approval_nothing_attaches_and_the_exit_code_says_so(
 
 
 def test_read_only_refuses_even_with_approval(
-    tmp_path: Path, burner: subprocess.Popen[bytes]
+    tmp_path: Path, burner: subprocess.Popen[str]
 ) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "perftop", "--read-only", "snapshot", "--json",
