@@ -187,6 +187,7 @@ class _Known:
         "ticks",
         "majflt",
         "raw",
+        "sched",
         "row",
         "quiet",
         "io",
@@ -204,6 +205,7 @@ class _Known:
         self.ticks = ticks
         self.majflt = majflt
         self.raw = b""  # the stat line the row was built from
+        self.sched = b""  # /proc/PID/schedstat read just before `raw` (b"": not read)
         self.row: ProcessRow | None = None  # the last row built
         self.quiet = False  # that row showed no CPU and no I/O
         self.io: tuple[int, int] | None = None
@@ -230,6 +232,14 @@ class ProcessCollector:
     I/O takes a system call, a copy or a fault) and at least every `io_max_age` seconds for
     the others; their rate over that longer span shows when it is read, 0 in between. On an
     idle box that skips most io reads. `io_max_age=0` reads every process's io every tick.
+
+    A single-threaded process whose /proc/PID/schedstat (its run time, wait time and run
+    count: a third of the cost of stat to read) has not changed has not run: it used no CPU
+    and issued no I/O, so its last row is kept without reading its stat or io, provided its
+    nice (one getpriority call; a renice does not make it run) and its parent (a parent that
+    ended re-parents it) are unchanged. RSS lowered by reclaim in the meantime shows at the
+    next full read, at most 20 s later (when the command line is re-read). A thread group's
+    schedstat covers its first thread only, so multi-threaded processes read stat each tick.
 
     With `keep_open` (the default), each process's /proc/PID/stat stays open between ticks
     and is read again with one `pread` (half the cost of open + read + close). The
@@ -263,42 +273,54 @@ class ProcessCollector:
         self._mem_scale = 0.0
         # pid -> the open /proc/PID/stat of the process seen there (see the docstring).
         self._fds: dict[int, int] = {}
+        # pid -> the open /proc/PID/schedstat of a single-threaded process (see collect).
+        self._sched_fds: dict[int, int] = {}
         self._max_fds = 0
         if keep_open:
             self._max_fds = max(0, raise_open_file_limit() - FD_FLOOR - FD_RESERVE)
-        self._finalizer = weakref.finalize(self, _close_all, self._fds)
+        weakref.finalize(self, _close_all, self._fds)
+        weakref.finalize(self, _close_all, self._sched_fds)
         self.collect()
 
     def close(self) -> None:
-        """Close the kept /proc/PID/stat descriptors (the collector still works after)."""
+        """Close the kept descriptors (the collector still works after, reading by path)."""
         _close_all(self._fds)
+        _close_all(self._sched_fds)
 
     @property
     def open_files(self) -> int:
-        """How many /proc/PID/stat descriptors are kept open."""
-        return len(self._fds)
+        """How many /proc/PID/stat and schedstat descriptors are kept open."""
+        return len(self._fds) + len(self._sched_fds)
 
-    def _keep(self, pid: int, path: str) -> None:
-        """Open `path` (a /proc/PID/stat just read) to read it by `pread` from now on.
+    def _keep(self, pid: int, base: str, single: bool) -> None:
+        """Open BASE/stat (just read) to read it by `pread` from now on, and BASE/schedstat
+        too for a `single`-threaded process.
 
-        The descriptor is moved above FD_FLOOR. Its process is the one just read unless the
-        pid changed hands in between, which the next tick's start-time check catches.
+        The descriptors are moved above FD_FLOOR. Their process is the one just read unless
+        the pid changed hands in between, which the next tick's start-time check catches.
         """
-        fds = self._fds
-        if len(fds) >= self._max_fds:
+        if self.open_files >= self._max_fds - 1:
             return
-        try:
-            fd = os.open(path, os.O_RDONLY)
-        except OSError:
-            return  # gone already, or no descriptor left: read by path next time
-        try:
-            kept = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, FD_FLOOR)
-        except OSError:
-            self._max_fds = len(fds)  # nothing free above the floor: keep no more
-            return
-        finally:
-            os.close(fd)
-        fds[pid] = kept
+        for name, kept in (("stat", self._fds), ("schedstat", self._sched_fds)):
+            if name == "schedstat" and not single:
+                return
+            try:
+                fd = os.open(base + name, os.O_RDONLY)
+            except OSError:
+                return  # gone already, no schedstat in this kernel: read by path
+            try:
+                kept[pid] = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, FD_FLOOR)
+            except OSError:
+                self._max_fds = self.open_files  # nothing free above the floor: no more
+                return
+            finally:
+                os.close(fd)
+
+    def _forget_fds(self, pid: int) -> None:
+        for kept in (self._fds, self._sched_fds):
+            fd = kept.pop(pid, None)
+            if fd is not None:
+                os.close(fd)
 
     def collect(self) -> ProcessSample:
         """Scan every process once. Blocking; a few ms per hundred processes."""
@@ -320,13 +342,48 @@ class ProcessCollector:
         rows: list[ProcessRow] = []
         running = threads = 0
         fds = self._fds
+        sched_fds = self._sched_fds
         pread = os.pread
-        for entry in os.listdir(proc):
-            if not entry.isdigit():
-                continue
-            pid = int(entry)
-            # The common case first, with as little work as possible per process: one
-            # pread of the kept descriptor, and the row of the last tick when nothing moved.
+        getpriority = os.getpriority
+        pids = [int(entry) for entry in os.listdir(proc) if entry.isdigit()]
+        # The children of a process that ended are re-parented without running.
+        gone = known.keys() - set(pids)
+        for pid in pids:
+            # The common case first, with as little work as possible per process: a sleeping
+            # process whose last row showed no activity keeps that row (the table can then
+            # skip it too). A single-threaded one has not run if its schedstat (its run
+            # time, wait time and run count, a third of the cost of stat to read) has not
+            # changed; with the same nice and a parent still there, nothing in its row can
+            # have changed but RSS lowered by reclaim, which the full read every io_max_age
+            # seconds catches. (A thread group's schedstat is its first thread's only, so
+            # this is for single-threaded processes.) Otherwise its stat line is read: a
+            # line unchanged to the byte keeps the row too.
+            old = known.get(pid)
+            sched = b""
+            sfd = sched_fds.get(pid)
+            if sfd is not None:
+                try:
+                    sched = pread(sfd, _READ_SIZE, 0)
+                except ProcessLookupError:
+                    pass  # the process it was opened for is gone: handled below
+            # `old` when its row may be kept (no activity, no re-read of the command line
+            # due), else None.
+            idle = old if old is not None and old.quiet and reuse and now < old.due else None
+            if idle is not None and sched and sched == idle.sched:
+                # It has not run, so it issued no I/O either: no io re-read is due.
+                row = idle.row
+                if row is not None and row.threads == 1 and row.ppid not in gone:
+                    try:
+                        same = getpriority(os.PRIO_PROCESS, pid) == row.nice
+                    except OSError:
+                        same = False
+                    if same:
+                        fresh[pid] = idle
+                        rows.append(row)
+                        if row.state == "R":
+                            running += 1
+                        threads += 1
+                        continue
             data = b""
             fd = fds.get(pid)
             if fd is not None:
@@ -334,35 +391,30 @@ class ProcessCollector:
                     data = pread(fd, _READ_SIZE, 0)
                 except ProcessLookupError:
                     pass  # the process it was opened for is gone: handled below
-            old = known.get(pid)
             if (
-                data
-                and old is not None
-                and old.quiet
-                and data == old.raw
-                and reuse
-                and now < old.due
-                and (old.io_denied or now < old.io_due)
-                and (row := old.row) is not None
+                idle is not None
+                and (idle.io_denied or now < idle.io_due)
+                and data == idle.raw
+                and data
+                and (row := idle.row) is not None
             ):
-                # Most processes sleep: when the stat line has not changed by a byte and the
-                # last row showed no activity, that row is still right. This skips the parse
-                # and the row build for them (and hands the table an identical object, which
-                # it can skip too).
-                fresh[pid] = old
+                idle.sched = sched
+                fresh[pid] = idle
                 rows.append(row)
                 if row.state == "R":
                     running += 1
                 threads += row.threads
                 continue
+            entry = str(pid)
             base = f"{proc}/{entry}/"
             try:
                 keep = not data
                 if keep:
-                    if fd is not None:
-                        # The process it was opened for is gone; the pid was listed, so
-                        # another process may hold it now: read that one by its path.
-                        os.close(fds.pop(pid))
+                    # Never read, or the process its descriptors were opened for is gone;
+                    # the pid was listed, so another process may hold it now: read that
+                    # one by its path (and schedstat again after, not before: not used).
+                    self._forget_fds(pid)
+                    sched = b""
                     data = read_bytes(base + "stat")
                 st = parse_stat(data)
                 if old is not None and old.start_ticks != st.start_ticks:
@@ -438,16 +490,19 @@ class ProcessCollector:
             )
             rows.append(row)
             cur.raw = data
+            cur.sched = sched
             cur.row = row
             cur.quiet = cpu == 0.0 and not read_rate and not write_rate
             fresh[pid] = cur
             if keep:
-                self._keep(pid, base + "stat")
+                self._keep(pid, base, st.threads == 1)
+            elif st.threads != 1 and sfd is not None:
+                os.close(sched_fds.pop(pid))  # its schedstat no longer tells
         # Replacing the map drops every process not seen this tick: bounded memory.
         self._known = fresh
-        fds = self._fds
-        for pid in [pid for pid in fds if pid not in fresh]:
-            os.close(fds.pop(pid))  # the process ended (or its stat line did not parse)
+        for kept in (fds, sched_fds):
+            for pid in [pid for pid in kept if pid not in fresh]:
+                os.close(kept.pop(pid))  # the process ended (or its stat did not parse)
         self._time = now
         rows.sort(key=_pid)
         return ProcessSample(
