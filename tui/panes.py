@@ -70,6 +70,7 @@ class LineDrawn(Widget):
         super().__init__(id=id, classes=classes)
         self._strips: list[Strip] = []
         self._strips_width = -1  # the width `_strips` were drawn for; -1: to be drawn
+        self._texts: list[Text] = []  # the lines `_strips` were drawn from
 
     def draw_lines(self, width: int) -> list[Text]:
         """The lines to show at content width `width`."""
@@ -79,7 +80,16 @@ class LineDrawn(Widget):
         console = self.app.console
         base = self.rich_style
         strips = []
-        for text in self.draw_lines(width):
+        texts = self.draw_lines(width)
+        # A line equal to the one drawn last time at this width keeps its strip (most of a
+        # pane's lines do from one second to the next: headers, labels, steady figures).
+        same_width = width == self._strips_width
+        old_texts, old_strips = self._texts, self._strips
+        self._texts = texts
+        for y, text in enumerate(texts):
+            if same_width and y < len(old_texts) and old_texts[y] == text:
+                strips.append(old_strips[y])
+                continue
             if text.cell_len > width:
                 # Too long: end at a word (a figure cut in half reads as another figure).
                 cut = text.plain.rfind(" ", 0, width + 1)
@@ -110,6 +120,7 @@ class LineDrawn(Widget):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._strips_width = -1  # theme or classes changed: the styles in the lines too
+        self._texts = []
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         if width != self._strips_width:
