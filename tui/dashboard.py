@@ -14,6 +14,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
 
 from ..collectors.samples import ProcessSample
@@ -26,6 +27,8 @@ from .process_table import ProcessTable
 
 # Below this size the dashboard cannot be drawn legibly; a message says so instead.
 MIN_WIDTH, MIN_HEIGHT = 60, 15
+# Longest time the panes' new samples wait for the process table's (see Dashboard.show).
+HOLD_S = 0.2
 
 
 class TooSmall(Static):
@@ -44,6 +47,9 @@ class Dashboard(Screen[None]):
     def __init__(self, settings: Settings) -> None:
         super().__init__()
         self.settings = settings
+        self._held: set[str] = set()  # sources whose redraw waits for the process table's
+        self._hold: Timer | None = None
+        self._store: Store | None = None
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="meters"):
@@ -89,7 +95,25 @@ class Dashboard(Screen[None]):
             pane.compact = compact
 
     def show(self, store: Store, changed: frozenset[str]) -> None:
-        """Redraw what `changed` touched (everything when it is empty)."""
+        """Redraw what `changed` touched (everything when it is empty).
+
+        The collectors tick together but finish apart (the process scan takes ~10 ms more
+        than the others), and every finish would be a frame of its own: a render and a
+        write to the terminal. Once the table has rows, the panes' new samples wait for the
+        process table's (at most HOLD_S), so that one tick is one frame.
+        """
+        self._store = store
+        if changed and "processes" not in changed and self.table.rows_shown:
+            self._held |= changed
+            if self._hold is None:
+                self._hold = self.set_timer(HOLD_S, self._release)
+            return
+        if changed and self._held:
+            changed = changed | self._held
+        self._held.clear()
+        if self._hold is not None:
+            self._hold.stop()
+            self._hold = None
         for pane in self.query(Pane):
             if not changed or pane.source in changed:
                 pane.show(store)
@@ -97,6 +121,13 @@ class Dashboard(Screen[None]):
             sample = store.latest("processes", ProcessSample)
             if sample is not None:
                 self.table.update_rows(sample)
+
+    def _release(self) -> None:
+        """The process table's sample did not come in time: draw the held ones alone."""
+        self._hold = None
+        if self._held and self._store is not None:
+            held, self._held = frozenset(self._held), set()
+            self.show(self._store, held | {"processes"})
 
     # keys --------------------------------------------------------------------------------
 
