@@ -103,7 +103,7 @@ def _rate(text: str) -> int:
 
 def postgres_requested(dsn: str | None) -> bool:
     """Whether the person pointed perftop at PostgreSQL: --dsn, `dsn` or PG* variables."""
-    from .collectors.postgres.connect import requested
+    from .collectors.postgres.locate import requested
 
     return requested(dsn)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from perftop.collectors.postgres.connect import PG_VARIABLES
+from perftop.collectors.postgres.locate import PG_VARIABLES
 
 from .pg_cluster import PgCluster
 

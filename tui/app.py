@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Iterable
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on, work
 from textual.app import App, SystemCommand
@@ -23,21 +23,25 @@ from ..actions.audit import AuditLog
 from ..actions.gate import Action, Gate, Outcome
 from ..actions.process import ProcessTarget, Renice, SendSignal
 from ..collectors.base import Collection, CollectorError
-from ..collectors.postgres.connect import Target, find_target
 from ..collectors.samples import ProcessRow
 from ..config import SORT_KEYS, Settings, config_dir
 from ..startup import Startup
 from ..store import Store
 from .approve import ApprovalScreen
 from .dashboard import Dashboard
-from .database_session import DatabaseSession
 from .detail import ProcessDetailScreen
 from .help import HelpScreen, binding_rows
 from .pickers import SignalPicker
 from .process_table import ProcessTable
-from .queries import QueriesScreen
-from .stack_session import StackSession
-from .stacks import StacksScreen
+
+if TYPE_CHECKING:
+    # The stacks and PostgreSQL parts load when first used: the first frame does not wait
+    # for them (or for asyncpg).
+    from ..collectors.postgres.connect import Target
+    from .database_session import DatabaseSession
+    from .queries import QueriesScreen
+    from .stack_session import StackSession
+    from .stacks import StacksScreen
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -86,10 +90,12 @@ class PerftopApp(App[int]):
         self.startup = startup or Startup()
         self.startup_errors: list[str] = []
         """Problems found while building the app, shown once it is up."""
-        self.stacks = StackSession(self, self.startup.rate)
-        self.database = (
-            DatabaseSession(self, database, settings.delay) if database is not None else None
-        )
+        self._stacks: StackSession | None = None
+        self.database: DatabaseSession | None = None
+        if database is not None:
+            from .database_session import DatabaseSession
+
+            self.database = DatabaseSession(self, database, settings.delay)
         self._pending: set[str] = set()
         self._redraw_queued = False
         self._unsubscribe = store.subscribe(self._store_changed)
@@ -104,6 +110,15 @@ class PerftopApp(App[int]):
                     del self._bindings.key_to_bindings[key]
 
     # screens ---------------------------------------------------------------------------
+
+    @property
+    def stacks(self) -> StackSession:
+        """The profile shown on the Stacks screen (made when first needed)."""
+        if self._stacks is None:
+            from .stack_session import StackSession
+
+            self._stacks = StackSession(self, self.startup.rate)
+        return self._stacks
 
     @property
     def dashboard(self) -> Dashboard:
@@ -132,7 +147,8 @@ class PerftopApp(App[int]):
 
     async def on_unmount(self) -> None:
         self._unsubscribe()
-        await self.stacks.close()
+        if self._stacks is not None:
+            await self._stacks.close()
         if self.collection is not None:
             await self.collection.stop()
         if self.database is not None:
@@ -152,8 +168,8 @@ class PerftopApp(App[int]):
         changed, self._pending = frozenset(self._pending), set()
         if not self.is_running or not self.screen_stack:
             return  # shutting down: collectors may still report while screens go away
-        if "stacks" in changed:
-            self.stacks.check_resumed()
+        if "stacks" in changed and self._stacks is not None:
+            self._stacks.check_resumed()
         # The topmost screen that shows data gets it; a modal over it lets it show through.
         for screen in reversed(self.screen_stack):
             if isinstance(screen, Dashboard):
@@ -175,12 +191,15 @@ class PerftopApp(App[int]):
             # PostgreSQL screens, whose keys mean other things).
             return isinstance(self.screen, Dashboard | ProcessDetailScreen)
         if action == "stacks":
-            return self.stacks.active and not isinstance(self.screen, StacksScreen)
+            return self._stacks is not None and self._stacks.active and not self._stacks.showing
         if action == "postgres":
-            return self.database is not None and not isinstance(self.screen, QueriesScreen)
+            return self.database is not None and not self.database.showing
         return True
 
     def action_help(self) -> None:
+        from .queries import QueriesScreen
+        from .stacks import StacksScreen
+
         dashboard = self.dashboard
         sections = [
             ("Everywhere", binding_rows(self._bindings, keymap=self._keymap)),
@@ -271,65 +290,57 @@ class PerftopApp(App[int]):
     def action_stacks(self) -> None:
         self.stacks.show()
 
-    @on(StacksScreen.OptionsChanged)
-    def _stacks_options(self, message: StacksScreen.OptionsChanged) -> None:
+    def on_stacks_screen_options_changed(self, message: StacksScreen.OptionsChanged) -> None:
         self.run_worker(self.stacks.change_options(message), group="stacks")
 
-    @on(StacksScreen.DumpRequested)
-    def _stacks_dump(self, message: StacksScreen.DumpRequested) -> None:
-        screen = self.screen
-        if isinstance(screen, StacksScreen):
-            self.run_worker(self.stacks.dump(screen), group="stacks")
+    def on_stacks_screen_dump_requested(self, message: StacksScreen.DumpRequested) -> None:
+        self.run_worker(self.stacks.dump(), group="stacks")
 
-    @on(StacksScreen.ExportRequested)
-    def _stacks_export(self, message: StacksScreen.ExportRequested) -> None:
+    def on_stacks_screen_export_requested(self, message: StacksScreen.ExportRequested) -> None:
         self.run_worker(self.stacks.export(message), group="stacks")
 
-    @on(StacksScreen.DetachRequested)
-    def _stacks_detach(self, message: StacksScreen.DetachRequested) -> None:
+    def on_stacks_screen_detach_requested(self, message: StacksScreen.DetachRequested) -> None:
         self.run_worker(self.stacks.detach(), group="stacks")
 
     def action_postgres(self) -> None:
         if self.database is not None:
             self.database.show()
 
-    @on(QueriesScreen.WindowChanged)
-    def _pg_window(self, message: QueriesScreen.WindowChanged) -> None:
+    def on_queries_screen_window_changed(self, message: QueriesScreen.WindowChanged) -> None:
         if self.database is not None:
             self.database.set_window(message.window)
 
-    @on(QueriesScreen.WatchChanged)
-    def _pg_watch(self, message: QueriesScreen.WatchChanged) -> None:
+    def on_queries_screen_watch_changed(self, message: QueriesScreen.WatchChanged) -> None:
         if self.database is not None:
             self.database.watch(message)
 
-    @on(QueriesScreen.StatementOpened)
-    def _pg_open(self, message: QueriesScreen.StatementOpened) -> None:
+    def on_queries_screen_statement_opened(self, message: QueriesScreen.StatementOpened) -> None:
         if self.database is not None:
             self.database.open_statement(message.rate)
 
-    @on(QueriesScreen.CancelRequested)
-    def _pg_cancel(self, message: QueriesScreen.CancelRequested) -> None:
+    def on_queries_screen_cancel_requested(self, message: QueriesScreen.CancelRequested) -> None:
         if self.database is not None and not self._refuse_if_read_only():
             self.database.cancel(message)
 
-    @on(QueriesScreen.TerminateRequested)
-    def _pg_terminate(self, message: QueriesScreen.TerminateRequested) -> None:
+    def on_queries_screen_terminate_requested(
+        self, message: QueriesScreen.TerminateRequested
+    ) -> None:
         if self.database is not None and not self._refuse_if_read_only():
             self.database.terminate(message)
 
-    @on(QueriesScreen.ResetRequested)
-    def _pg_reset(self, message: QueriesScreen.ResetRequested) -> None:
+    def on_queries_screen_reset_requested(self, message: QueriesScreen.ResetRequested) -> None:
         if self.database is not None and not self._refuse_if_read_only():
             self.database.reset(message)
 
-    @on(QueriesScreen.ExplainAnalyzeRequested)
-    def _pg_explain(self, message: QueriesScreen.ExplainAnalyzeRequested) -> None:
+    def on_queries_screen_explain_analyze_requested(
+        self, message: QueriesScreen.ExplainAnalyzeRequested
+    ) -> None:
         if self.database is not None and not self._refuse_if_read_only():
             self.database.explain_analyze(message)
 
-    @on(QueriesScreen.CreateExtensionRequested)
-    def _pg_create_extension(self, message: QueriesScreen.CreateExtensionRequested) -> None:
+    def on_queries_screen_create_extension_requested(
+        self, message: QueriesScreen.CreateExtensionRequested
+    ) -> None:
         if self.database is not None and not self._refuse_if_read_only():
             self.database.create_extension()
 
@@ -403,11 +414,16 @@ def build(
     store = store if store is not None else Store()
     gate = Gate(AuditLog(settings.audit_file), read_only=settings.read_only)
     collection = Collection(store, default_collectors(settings.delay))
-    try:
-        database = find_target(settings.dsn)
-        problem = None
-    except CollectorError as exc:
-        database, problem = None, str(exc)
+    from ..collectors.postgres.locate import wanted
+
+    database, problem = None, None
+    if wanted(settings.dsn):
+        from ..collectors.postgres.connect import find_target
+
+        try:
+            database = find_target(settings.dsn)
+        except CollectorError as exc:
+            problem = str(exc)
     app = PerftopApp(settings, store, gate, collection, ProcessDetailCollector, startup, database)
     if problem is not None:
         app.startup_errors.append(f"PostgreSQL: {problem}")

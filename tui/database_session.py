@@ -44,6 +44,7 @@ class DatabaseSession:
         self.statements = StatementsCollector(target, interval)
         self.activity = ActivityCollector(target, interval)
         self.server = ServerCollector(self.statements, self.activity, max(2.0, interval))
+        self.showing = False  # the queries screen is on the screen stack
 
     @property
     def collectors(self) -> list[Collector]:
@@ -61,10 +62,15 @@ class DatabaseSession:
         await self.activity.close()
 
     def show(self) -> None:
-        if not any(isinstance(s, QueriesScreen) for s in self.app.screen_stack):
-            self.app.push_screen(
-                QueriesScreen(self.statements.window, read_only=self.app.settings.read_only)
-            )
+        if self.showing:
+            return
+
+        def left(_: object = None) -> None:
+            self.showing = False
+
+        self.showing = True
+        screen = QueriesScreen(self.statements.window, read_only=self.app.settings.read_only)
+        self.app.push_screen(screen, left)
 
     # the screens' requests ---------------------------------------------------------------
 

@@ -37,6 +37,7 @@ class StackSession:
         self.launched: Collector | None = None  # `perftop run`: the pyinstrument collector
         self.mode: Mode | None = None
         self._resumed_seen = 0
+        self.showing = False  # the Stacks screen is on the screen stack
 
     @property
     def active(self) -> bool:
@@ -86,9 +87,14 @@ class StackSession:
         if self.mode is None:
             self.app.notify("No profile yet: select a process and press a to attach.")
             return
-        if any(isinstance(s, StacksScreen) for s in self.app.screen_stack):
+        if self.showing:
             return
-        self.app.push_screen(StacksScreen(self.mode))
+
+        def left(_: object = None) -> None:
+            self.showing = False
+
+        self.showing = True
+        self.app.push_screen(StacksScreen(self.mode), left)
 
     # the screen's requests ---------------------------------------------------------------
 
@@ -114,7 +120,10 @@ class StackSession:
         if not options.blocking:
             self.mode = "py-spy"
 
-    async def dump(self, screen: StacksScreen) -> None:
+    async def dump(self) -> None:
+        screen = next((s for s in self.app.screen_stack if isinstance(s, StacksScreen)), None)
+        if screen is None:
+            return
         if self.sampler is None:
             self.app.notify("The now view needs py-spy attached.", severity="warning")
             return

@@ -32,12 +32,12 @@ import asyncpg
 
 from ...redact import redact
 from ..base import CollectorError
+from .locate import local_socket, requested, wanted
 from .queries import sql
 from .samples import ServerInfo
 
 APPLICATION_NAME = "perftop"
 PASSWORD_NOTICE = "a password in --dsn is visible in ps; use ~/.pgpass or PGPASSWORD"
-SOCKET_DIRS = ("/var/run/postgresql", "/run/postgresql", "/tmp")
 PRELOAD_LINE = "shared_preload_libraries = 'pg_stat_statements'"
 
 # libpq keyword → asyncpg.connect keyword
@@ -135,16 +135,6 @@ def _where(host: str | None, port: object) -> str:
     return f"{host}:{port or 5432}"
 
 
-PG_VARIABLES = ("PGHOST", "PGPORT", "PGUSER", "PGDATABASE", "PGSERVICE", "PGPASSWORD")
-"""The libpq variables that, when set, say the person means a PostgreSQL server."""
-
-
-def requested(dsn: str | None, env: Mapping[str, str] | None = None) -> bool:
-    """Whether the person pointed perftop at PostgreSQL: a dsn, or any PG* variable."""
-    env = os.environ if env is None else env
-    return bool(dsn) or any(env.get(name) for name in PG_VARIABLES)
-
-
 def find_target(dsn: str | None, env: Mapping[str, str] | None = None) -> Target | None:
     """Where the TUI connects: `dsn` or the PG* environment when given, else a local socket
     that answers (the default port's), else None: no PostgreSQL to show. Raises
@@ -152,15 +142,7 @@ def find_target(dsn: str | None, env: Mapping[str, str] | None = None) -> Target
     env = os.environ if env is None else env
     if requested(dsn, env):
         return resolve_target(dsn, env)
-    return resolve_target(None, env) if local_socket(5432) else None
-
-
-def local_socket(port: int, dirs: tuple[str, ...] = SOCKET_DIRS) -> str | None:
-    """The first directory holding a PostgreSQL socket for `port`."""
-    for directory in dirs:
-        if os.path.exists(os.path.join(directory, f".s.PGSQL.{port}")):
-            return directory
-    return None
+    return resolve_target(None, env) if wanted(dsn, env) else None
 
 
 def resolve_target(dsn: str | None = None, env: Mapping[str, str] | None = None) -> Target:
