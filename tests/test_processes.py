@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -15,11 +16,13 @@ import pytest
 
 from perftop.collectors import processes
 from perftop.collectors.processes import (
+    FD_FLOOR,
     SORT_KEYS,
     ProcessCollector,
     cmdline_text,
     parse_io,
     parse_stat,
+    raise_open_file_limit,
     sort_rows,
     tree_order,
 )
@@ -526,3 +529,182 @@ def test_tree_order_of_a_real_scan_has_every_process_once() -> None:
     for t in tree:
         if t.depth > 0:
             assert parents[t.row.ppid] == t.depth - 1
+
+
+# Kept /proc/PID/stat descriptors and idle processes -----------------------------------------
+
+
+def _stat_target(fd: int) -> str:
+    return os.readlink(f"/proc/self/fd/{fd}")
+
+
+def test_real_processes_are_read_through_kept_descriptors_above_the_floor() -> None:
+    child = subprocess.Popen(["sleep", "60"])
+    try:
+        c = ProcessCollector()
+        rows = by_pid(c.collect())
+        assert child.pid in rows
+        assert c.open_files >= len(rows) - 5  # a few may have ended meanwhile
+        fd = c._fds[child.pid]
+        assert fd >= FD_FLOOR
+        assert _stat_target(fd) == f"/proc/{child.pid}/stat"
+        child.kill()
+        child.wait()
+        rows = by_pid(c.collect())
+        assert child.pid not in rows
+        assert child.pid not in c._fds
+        with pytest.raises(OSError):
+            os.fstat(fd)  # closed (nothing else opened it since)
+    finally:
+        child.kill()
+        child.wait()
+        c.close()
+    assert c.open_files == 0
+
+
+def test_a_descriptor_that_reads_esrch_is_replaced_and_the_process_read_by_path(
+    procdir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from .test_processes import stat_line
+
+    clock = Clock()
+    c = ProcessCollector(proc=str(procdir), clock=clock)
+    old_fd = c._fds[42]
+    real = os.pread
+    calls: list[int] = []
+
+    def gone(fd: int, n: int, offset: int) -> bytes:
+        if fd == old_fd and not calls:
+            calls.append(fd)
+            raise ProcessLookupError(3, "No such process")
+        return real(fd, n, offset)
+
+    monkeypatch.setattr(processes.os, "pread", gone)
+    # the pid now belongs to another process (another start time), read by its path
+    (procdir / "42" / "stat").write_text(stat_line(42, "newcomer", ticks=(500, 500), start=9000))
+    clock.now += 1
+    open_before = len(os.listdir("/proc/self/fd"))
+    row = by_pid(c.collect())[42]
+    assert len(os.listdir("/proc/self/fd")) == open_before  # the old one closed, no leak
+    assert calls == [old_fd]
+    assert row.name == "newcomer" and row.cpu_percent == 0.0  # a fresh baseline
+    assert _stat_target(c._fds[42]) == str(procdir / "42" / "stat")
+
+
+def test_without_keep_open_no_descriptor_is_kept(procdir: Path) -> None:  # noqa: F811
+    c = ProcessCollector(proc=str(procdir), clock=Clock(), keep_open=False)
+    c.collect()
+    assert c.open_files == 0
+
+
+def test_the_soft_limit_is_raised_but_never_above_the_hard_one() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(512, hard), hard))
+        got = raise_open_file_limit(wanted=10**9)
+        assert got == resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        assert got <= hard and got > 512
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_a_low_hard_limit_falls_back_to_reading_by_path(procdir: Path) -> None:  # noqa: F811
+    code = f"""
+import resource, sys
+sys.path.insert(0, {str(Path(__file__).parent.parent.parent)!r})
+resource.setrlimit(resource.RLIMIT_NOFILE, (1000, 1000))
+from perftop.collectors.processes import ProcessCollector
+c = ProcessCollector(proc={str(procdir)!r})
+rows = c.collect().rows
+print(c.open_files, len(rows))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    kept, rows = map(int, out.stdout.split())
+    assert kept == 0 and rows > 0
+
+
+def test_an_idle_process_reniced_by_another_shows_its_new_nice_next_tick() -> None:
+    child = subprocess.Popen(["sleep", "60"])
+    try:
+        c = ProcessCollector()
+        for _ in range(3):  # until its row is kept on schedstat alone
+            time.sleep(0.05)
+            row = by_pid(c.collect())[child.pid]
+        assert row.nice == 0 and child.pid in c._sched_fds
+        os.setpriority(os.PRIO_PROCESS, child.pid, 7)
+        assert by_pid(c.collect())[child.pid].nice == 7
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_an_orphan_shows_its_new_parent_next_tick() -> None:
+    # a shell that starts a sleeping grandchild and exits: the grandchild is re-parented
+    # (to init or a subreaper) without running
+    out = subprocess.run(
+        ["sh", "-c", "sleep 60 >/dev/null 2>&1 & echo $!; sleep 0.5"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    grandchild = int(out.stdout.split()[0])
+    try:
+        c = ProcessCollector()
+        row = by_pid(c.collect())[grandchild]
+        assert row.ppid != 0
+        parent = row.ppid
+        for _ in range(3):
+            time.sleep(0.05)
+            row = by_pid(c.collect())[grandchild]
+        assert row.ppid == parent
+    finally:
+        os.kill(grandchild, 9)
+
+
+def test_an_idle_child_whose_parent_ends_is_reparented_in_the_rows() -> None:
+    code = (
+        "import subprocess, sys; p = subprocess.Popen(['sleep', '60']); "
+        "print(p.pid, flush=True); sys.stdin.read()"
+    )
+    parent = subprocess.Popen(
+        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert parent.stdout is not None
+    grandchild = int(parent.stdout.readline())
+    try:
+        c = ProcessCollector()
+        for _ in range(3):
+            time.sleep(0.05)
+            row = by_pid(c.collect())[grandchild]
+        assert row.ppid == parent.pid and grandchild in c._sched_fds
+        assert parent.stdin is not None
+        parent.stdin.close()
+        parent.wait()
+        time.sleep(0.05)
+        assert by_pid(c.collect())[grandchild].ppid != parent.pid
+    finally:
+        os.kill(grandchild, 9)
+
+
+def test_an_idle_process_that_wakes_up_shows_its_cpu() -> None:
+    code = (
+        "import sys, time\nsys.stdin.readline()\nend = time.time() + 0.3\n"
+        "while time.time() < end: pass\ntime.sleep(60)"
+    )
+    child = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, text=True)
+    try:
+        time.sleep(0.3)
+        c = ProcessCollector()
+        for _ in range(3):
+            time.sleep(0.05)
+            row = by_pid(c.collect())[child.pid]
+        assert row.cpu_percent == 0.0 and child.pid in c._sched_fds
+        assert child.stdin is not None
+        child.stdin.write("go\n")
+        child.stdin.flush()
+        time.sleep(0.4)
+        assert by_pid(c.collect())[child.pid].cpu_percent > 20
+    finally:
+        child.kill()
+        child.wait()
