@@ -51,10 +51,17 @@ async def test_a_long_running_dashboard_equals_a_fresh_one(
                 await pilot.press("down", "down", "down")
         await pilot.pause(0.3)
         seen = text_cells(live)
+        table = live.dashboard.table
         fresh = make(store, tmp_path)
         async with fresh.run_test(size=size) as other:
             await other.pause(0.3)
-            await other.press("down", "down", "down")
+            # The same view: the cursor on the process the live table followed since tick 4
+            # (it may have moved in the order since), the same scroll position.
+            other_table = fresh.dashboard.table
+            other_table._move_cursor(table.rows_shown.index(table.selected_row))
+            other_table.scroll_to(y=table.scroll_offset.y, animate=False, immediate=True)
             await other.pause(0.3)
+            assert other_table.selected_row == table.selected_row
+            assert other_table.scroll_offset == table.scroll_offset
             expected = text_cells(fresh)
     assert seen == expected
