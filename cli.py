@@ -34,6 +34,7 @@ from pathlib import Path
 from . import __version__
 from .actions.audit import AuditLog
 from .actions.gate import Action, Gate, lockdown
+from .collectors.postgres.locate import requested
 from .config import ConfigError, Settings, apply, check_delay, config_dir, load
 from .startup import Startup
 
@@ -99,13 +100,6 @@ def _rate(text: str) -> int:
             f"must be a whole number of samples per second, 1-1000 (got {text!r})"
         )
     return int(text)
-
-
-def postgres_requested(dsn: str | None) -> bool:
-    """Whether the person pointed perftop at PostgreSQL: --dsn, `dsn` or PG* variables."""
-    from .collectors.postgres.locate import requested
-
-    return requested(dsn)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -288,12 +282,13 @@ def _snapshot(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     from . import snapshot
 
     extras = None
-    if args.pid is not None or postgres_requested(settings.dsn):
+    postgres = requested(settings.dsn)
+    if args.pid is not None or postgres:
         extras = snapshot.Extras(
             pid=args.pid,
             gate=_headless_gate(settings, approve="attach" in args.approve),
             rate=args.snapshot_rate or args.rate,
-            postgres=postgres_requested(settings.dsn),
+            postgres=postgres,
             dsn=settings.dsn,
         )
     doc = snapshot.take(args.seconds, extras=extras)
