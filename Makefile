@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint typecheck bench clean
 
 $(BIN)/python:
 	@scripts/make-venv.sh "$(PYTHON)" "$(VENV)"
@@ -28,6 +28,13 @@ run: $(VENV)/.run-installed
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(MAKE) --no-print-directory typecheck
+
+# mypy checks the package by its name, `perftop`, through a link to this folder (see
+# pyproject.toml): the checkout's own folder may have any name. No install step, so a
+# test can run it in a fresh clone with an existing venv (VENV=...).
+typecheck:
+	@mkdir -p .mypy_cache/src && ln -sfn ../.. .mypy_cache/src/perftop
 	$(BIN)/mypy
 
 test: $(VENV)/.test-installed
