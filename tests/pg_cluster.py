@@ -13,6 +13,13 @@ Authentication: `trust` for everything except members of the group role `perftop
 must give a scram-sha-256 password over TCP, so tests of wrong passwords and `.pgpass` have a
 role that really needs one, while the superuser DSN carries no secret.
 
+Every supported major (`SUPPORTED_MAJORS`): `throwaway_cluster(major=17)` runs that major's
+server, the distribution's own (/usr/lib/postgresql/<major>/bin) or the one
+scripts/ensure-postgres-majors.py fetched (`make test` runs it); psql comes from the server's
+bin directory when it has one, else from the distribution's (the fetched packages have none;
+psql talks to every major). `throwaway_cluster()` with no major is the distribution's server,
+as before.
+
 `pg_stat_statements.track = all`: statements run inside functions appear as their own
 entries with `toplevel = false` next to the top-level ones with the same queryid, which is
 the case the collector's key (userid, dbid, queryid, toplevel) and its share-of-time total
@@ -24,7 +31,9 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import glob
+import importlib.util
 import os
 import pwd
 import re
@@ -36,12 +45,20 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from urllib.parse import quote
 
 DATABASE = "perftop_test"
 SUPERUSER = "postgres"
 PASSWORD_GROUP = "perftop_pw"
 _ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+SUPPORTED_MAJORS = (14, 15, 16, 17, 18)  # README: "Supported: PostgreSQL 14 to 18"
+# The pg_stat_statements version CREATE EXTENSION installs on each major; every major also
+# ships the scripts of the older versions, back to 1.4.
+PGSS_DEFAULT = {14: "1.9", 15: "1.10", 16: "1.10", 17: "1.11", 18: "1.12"}
+PGSS_VERSIONS = ("1.4", "1.5", "1.6", "1.7", "1.8", "1.9", "1.10", "1.11", "1.12")
+_SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "ensure-postgres-majors.py"
 
 
 class BinariesMissing(RuntimeError):
@@ -73,6 +90,47 @@ def find_bindir() -> Path:
     )
 
 
+def pgss_versions(major: int) -> tuple[str, ...]:
+    """Every pg_stat_statements version `CREATE EXTENSION … VERSION` accepts on `major`."""
+    return PGSS_VERSIONS[: PGSS_VERSIONS.index(PGSS_DEFAULT[major]) + 1]
+
+
+@functools.cache
+def _fetcher() -> ModuleType:
+    """scripts/ensure-postgres-majors.py as a module: the one place that knows where the
+    fetched majors live."""
+    spec = importlib.util.spec_from_file_location("ensure_postgres_majors", _SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def server_major(bindir: Path) -> int:
+    """The major of the server in `bindir`, from `postgres --version`."""
+    out = subprocess.run([str(bindir / "postgres"), "--version"], capture_output=True,
+                         text=True, check=True).stdout  # fmt: skip
+    match = re.search(r"\(PostgreSQL\) (\d+)", out)
+    if match is None:
+        raise RuntimeError(f"{bindir / 'postgres'} --version said {out.strip()!r}")
+    return int(match[1])
+
+
+def bindir_for(major: int) -> Path:
+    """The server binaries of `major`: the distribution's, else the fetched ones."""
+    fetcher = _fetcher()
+    own: Path | None = fetcher.distribution_bindir(major)
+    if own is not None:
+        return own
+    if major in fetcher.PINNED and fetcher.is_ready(major):
+        fetched: Path = fetcher.bindir(major)
+        return fetched
+    raise BinariesMissing(
+        f"PostgreSQL {major} server binaries not found: run "
+        f"scripts/ensure-postgres-majors.py {major} (make test does)"
+    )
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -88,6 +146,8 @@ class PgCluster:
     root: Path  # everything lives under here; deleted at the end
     port: int
     run_as: pwd.struct_passwd | None  # the OS user the server runs as when we are root
+    major: int
+    client_bindir: Path  # where psql is
     database: str = DATABASE
     _roles: list[str] = field(default_factory=list)
 
@@ -172,7 +232,7 @@ class PgCluster:
     def psql(self, sql: str, database: str | None = None, user: str = SUPERUSER) -> str:
         """Run `sql` with psql over the socket; return unaligned tuples-only output."""
         argv = [
-            str(self.bindir / "psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+            str(self.client_bindir / "psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
             "-h", str(self.sockdir), "-p", str(self.port), "-U", user,
             "-d", database or self.database, "-c", sql,
         ]  # fmt: skip
@@ -272,9 +332,16 @@ host all all 127.0.0.1/32 trust
 
 
 @contextlib.contextmanager
-def throwaway_cluster(*, pgss_max: int = 10000, extra_config: str = "") -> Iterator[PgCluster]:
-    """Start a fresh cluster; stop it (immediate) and delete it when the block ends."""
-    bindir = find_bindir()
+def throwaway_cluster(
+    *, major: int | None = None, pgss_max: int = 10000, extra_config: str = ""
+) -> Iterator[PgCluster]:
+    """Start a fresh cluster of `major` (default: the distribution's server); stop it
+    (immediate) and delete it when the block ends."""
+    bindir = find_bindir() if major is None else bindir_for(major)
+    client_bindir = bindir if (bindir / "psql").is_file() else find_bindir()
+    actual = server_major(bindir)
+    if major is not None and actual != major:
+        raise BinariesMissing(f"{bindir} holds PostgreSQL {actual}, not {major}")
     run_as = pwd.getpwnam("postgres") if os.geteuid() == 0 else None
     root = Path(tempfile.mkdtemp(prefix="perftop-pg-"))
     cluster: PgCluster | None = None
@@ -296,7 +363,8 @@ def throwaway_cluster(*, pgss_max: int = 10000, extra_config: str = "") -> Itera
         if run_as is not None:
             for path in (root, root / "socket", root / "data"):
                 os.chown(path, run_as.pw_uid, run_as.pw_gid)
-        cluster = PgCluster(bindir=bindir, root=root, port=free_port(), run_as=run_as)
+        cluster = PgCluster(bindir=bindir, root=root, port=free_port(), run_as=run_as,
+                            major=actual, client_bindir=client_bindir)  # fmt: skip
         cluster._run(
             [str(bindir / "initdb"), "-D", str(cluster.datadir), "-U", SUPERUSER,
              "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync"]

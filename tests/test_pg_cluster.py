@@ -5,21 +5,34 @@ from __future__ import annotations
 import asyncpg
 import pytest
 
-from .pg_cluster import PgCluster
+from .pg_cluster import PGSS_DEFAULT, PgCluster, pgss_versions
 from .support import run
 
 
-def test_cluster_preloads_pg_stat_statements(pg_cluster: PgCluster) -> None:
-    assert pg_cluster.psql("SHOW shared_preload_libraries") == "pg_stat_statements"
-    assert pg_cluster.psql("SELECT extname FROM pg_extension WHERE extname = "
-                           "'pg_stat_statements'") == "pg_stat_statements"  # fmt: skip
-    assert pg_cluster.psql("SHOW compute_query_id") == "on"
-    assert pg_cluster.psql("SHOW track_io_timing") == "on"
+def test_cluster_preloads_pg_stat_statements(pg_major_cluster: PgCluster) -> None:
+    pg = pg_major_cluster
+    assert pg.psql("SHOW shared_preload_libraries") == "pg_stat_statements"
+    assert pg.psql("SELECT extname FROM pg_extension WHERE extname = "
+                   "'pg_stat_statements'") == "pg_stat_statements"  # fmt: skip
+    assert pg.psql("SHOW compute_query_id") == "on"
+    assert pg.psql("SHOW track_io_timing") == "on"
+
+
+def test_each_major_is_the_server_and_extension_it_says(pg_major_cluster: PgCluster) -> None:
+    """The fixture runs the major it names, whose default pg_stat_statements and older
+    versions are the ones the version-sensitive tests count on."""
+    pg = pg_major_cluster
+    assert pg.psql("SELECT current_setting('server_version_num')::int / 10000") == str(pg.major)
+    assert pg.psql("SELECT extversion FROM pg_extension "
+                   "WHERE extname = 'pg_stat_statements'") == PGSS_DEFAULT[pg.major]  # fmt: skip
+    available = pg.psql("SELECT version FROM pg_available_extension_versions "
+                        "WHERE name = 'pg_stat_statements'").split()  # fmt: skip
+    assert set(pgss_versions(pg.major)) <= set(available)
 
 
 @run
-async def test_superuser_dsn_and_socket_dsn_connect(pg_cluster: PgCluster) -> None:
-    for dsn in (pg_cluster.dsn, pg_cluster.socket_dsn):
+async def test_superuser_dsn_and_socket_dsn_connect(pg_major_cluster: PgCluster) -> None:
+    for dsn in (pg_major_cluster.dsn, pg_major_cluster.socket_dsn):
         conn = await asyncpg.connect(dsn)
         try:
             assert await conn.fetchval("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
