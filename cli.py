@@ -16,7 +16,8 @@ Exit codes:
 
     0    the TUI ended normally; the snapshot has data from every collector
     1    the snapshot was printed but at least one collector failed ("status" says why)
-    2    bad usage: an unknown flag, a bad value, an unknown theme, a bad config file
+    2    bad usage: an unknown flag, a bad value, an unknown theme, a bad config file;
+         or the audit file cannot be written (checked at start, before anything can act)
     130  interrupted (Ctrl-C)
 
 The TUI is imported only when it is about to run, so `snapshot`, `--help` and `--version`
@@ -32,7 +33,14 @@ import sys
 from pathlib import Path
 
 from . import __version__
-from .actions.audit import AuditLog
+from .actions.audit import (
+    AuditError,
+    AuditLog,
+    PrivateError,
+    default_audit_path,
+    open_private,
+    private_dir,
+)
 from .actions.gate import Action, Gate, lockdown
 from .collectors.postgres.locate import requested
 from .config import ConfigError, Settings, apply, check_delay, config_dir, load
@@ -58,7 +66,8 @@ commands:
 exit codes:
   0    ended normally; a snapshot with data from every collector
   1    a snapshot was printed but at least one collector failed (see its "status")
-  2    bad usage: unknown flag, bad value, unknown theme, unreadable or malformed config
+  2    bad usage: unknown flag, bad value, unknown theme, unreadable or malformed config;
+       or the audit file cannot be written (nothing starts: no TUI, program or attach)
   130  interrupted (Ctrl-C)
 """
 
@@ -281,6 +290,8 @@ def _snapshot(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         lockdown()
     from . import snapshot
 
+    if args.approve and not settings.read_only and not _audit_ready(settings):
+        return EXIT_USAGE
     extras = None
     postgres = requested(settings.dsn)
     if args.pid is not None or postgres:
@@ -292,6 +303,8 @@ def _snapshot(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             dsn=settings.dsn,
         )
     doc = snapshot.take(args.seconds, extras=extras)
+    if extras is not None and extras.gate is not None:
+        extras.gate.finish()  # records still unwritten go to stderr, not lost
     try:
         sys.stdout.write(snapshot.dumps(doc) + "\n")
         sys.stdout.flush()
@@ -325,7 +338,10 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: Se
     if not argv and not args.module:
         parser.error("give a program after --, or -m MODULE")
     log = args.log or settings.audit_file.parent / f"run-{os.getpid()}.log"
-    log.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        private_log(log)
+    except PrivateError as exc:
+        parser.error(f"cannot use the program's log {log}: {exc.reason}")
     try:
         launched = start(argv or None, args.module, log, python=args.python)
     except CollectorError as exc:
@@ -339,6 +355,23 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: Se
             code = launched.stop()
             print(f"perftop: stopped the program (exit code {code}); its log: {log}")
         launched.close()
+
+
+def _audit_ready(settings: Settings) -> bool:
+    """Check the audit file at start; on failure say why on one line (exit code 2)."""
+    try:
+        AuditLog(settings.audit_file).check()
+    except AuditError as exc:
+        print(f"perftop: error: {exc}", file=sys.stderr)
+        return False
+    return True
+
+
+def private_log(path: Path) -> None:
+    """Make `perftop run`'s log private before the program writes to it: its folder as the
+    audit file's (made 0700; perftop's own narrowed), the file 0600. Raises PrivateError."""
+    private_dir(path.parent, own=path.parent == default_audit_path().parent)
+    os.close(open_private(path))
 
 
 def _headless_gate(settings: Settings, approve: bool) -> Gate:
@@ -364,12 +397,18 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(str(exc))
         if settings.read_only:
             lockdown()
+        # Read-only perftop can act on nothing, so an unwritable audit does not stop it.
+        elif not _audit_ready(settings):
+            return EXIT_USAGE
         if args.command == "run":
             return _run(args.command_parser, args, settings)
         startup = _startup(parser, args)
         from .tui.app import run
 
         return run(settings, startup)
+    except AuditError as exc:  # the TUI's own check, should the file fail in between
+        print(f"perftop: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("perftop: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

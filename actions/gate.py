@@ -10,8 +10,12 @@ object that can describe itself in plain words and perform itself, but only when
 3. performs the action once if, and only if, the answer was yes: a blocking `perform` in a
    worker thread (signals, file writes), an `async def perform` awaited on the gate's own
    loop (asyncpg: a connection belongs to the loop that made it);
-4. appends one audit record per request: time, OS user, action, target, decision,
-   duration, outcome or error.
+4. audits first, then acts: an approved action's intent (what will be done) is written
+   before it runs and its outcome (result or error, duration) after, both under one id; a
+   declined or refused request is one record. An intent that cannot be written stops the
+   action (the outcome says why); an outcome that cannot be written is kept, retried before
+   the next intent (which waits for it), offered to `warn` at once and by `unwritten()` at
+   exit. Nothing about the audit ever raises out of `request`.
 
 Read-only is enforced three times: the TUI has no binding for the action, this gate refuses,
 and `Approval.check()` refuses inside the action itself once the command line called
@@ -21,14 +25,18 @@ and `Approval.check()` refuses inside the action itself once the command line ca
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import enum
 import inspect
+import json
+import sys
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from .audit import AuditLog
+from .audit import AuditError, AuditLog
 
 _GATE_KEY = object()
 _locked_down = False
@@ -123,6 +131,7 @@ class Outcome:
     decision: Decision
     result: str | None = None  # what happened, when it ran and succeeded
     error: str | None = None  # why it failed, when it ran and failed
+    unrecorded: str | None = None  # why its record is not in the audit file (yet)
 
     @property
     def ok(self) -> bool:
@@ -139,47 +148,166 @@ async def _never(action: Action) -> bool:
     return False
 
 
+def _to_stderr(message: str) -> None:
+    print(f"perftop: {message}", file=sys.stderr)
+
+
 class Gate:
     """One gate per perftop process; every intrusive action goes through `request`."""
 
-    def __init__(self, audit: AuditLog, *, read_only: bool, ask: Asker = _never) -> None:
+    def __init__(
+        self,
+        audit: AuditLog,
+        *,
+        read_only: bool,
+        ask: Asker = _never,
+        warn: Callable[[str], None] = _to_stderr,
+    ) -> None:
         self.audit = audit
         self.read_only = read_only
         self.ask = ask
+        self.warn = warn
+        """Told, in plain words, when a record could not be written (the TUI: a notice)."""
+        self._kept: list[dict[str, object]] = []  # records not written yet, oldest first
 
     async def request(self, action: Action) -> Outcome:
-        """Ask, maybe perform, always audit. Never raises for the action's own failure."""
+        """Ask, maybe perform, always audit. Never raises, except to pass on a cancellation."""
+        try:
+            return await self._request(action)
+        finally:
+            _discard(action)
+
+    async def _request(self, action: Action) -> Outcome:
         started = time.monotonic()
+        request_id = uuid.uuid4().hex
         if self.read_only:
             outcome = Outcome(Decision.REFUSED, error="perftop is read-only")
-        else:
-            try:
-                approved = not needs_prompt(action) or await self.ask(action)
-            except asyncio.CancelledError:
-                approved = False
-            if not approved:
-                outcome = Outcome(Decision.DECLINED)
-            else:
-                try:
-                    outcome = await self._perform(action)
-                except asyncio.CancelledError:
-                    # perftop is stopping while the action runs (an awaited one stops at its
-                    # next await; a thread finishes on its own): audit that, then stop.
-                    self._audit(action, Outcome(Decision.APPROVED, error=INTERRUPTED), started)
-                    raise
-        self._audit(action, outcome, started)
-        return outcome
+            return self._record_decision(action, outcome, request_id, started)
+        try:
+            approved = not needs_prompt(action) or await self.ask(action)
+        except asyncio.CancelledError:
+            approved = False
+        if not approved:
+            return self._record_decision(action, Outcome(Decision.DECLINED), request_id, started)
+        problem = self._write_intent(action, request_id)
+        if problem is not None:
+            # Nothing ran, and the outcome says so: there is nothing else to record.
+            return Outcome(
+                Decision.APPROVED, error=f"not done: the audit file cannot be written ({problem})"
+            )
+        try:
+            outcome = await self._perform(action)
+        except asyncio.CancelledError:
+            # perftop is stopping while the action runs (an awaited one stops at its next
+            # await; a thread finishes on its own): record that, then stop.
+            self._record_outcome(
+                action, Outcome(Decision.APPROVED, error=INTERRUPTED), request_id, started
+            )
+            raise
+        return self._record_outcome(action, outcome, request_id, started)
 
-    def _audit(self, action: Action, outcome: Outcome, started: float) -> None:
-        self.audit.append(
+    def finish(self) -> None:
+        """perftop is ending: a last try at the kept records, then stderr gets the rest
+        (one JSON line each), so no decision is lost with the process."""
+        try:
+            self._flush()
+        except AuditError as exc:
+            print(
+                f"perftop: {len(self._kept)} audit record(s) could not be written to "
+                f"{self.audit.path} ({exc.reason}); here they are:",
+                file=sys.stderr,
+            )
+            for line in self.unwritten():
+                print(line, file=sys.stderr)
+
+    def unwritten(self) -> list[str]:
+        """The records that could not be written yet, one JSON line each (for the exit)."""
+        return [json.dumps(r, ensure_ascii=True, default=str) for r in self._kept]
+
+    def _write_intent(self, action: Action, request_id: str) -> str | None:
+        """Write what is kept, then the intent; the reason when that failed, else None."""
+        try:
+            record = self.audit.record(
+                id=request_id,
+                stage="intent",
+                action=action.kind,
+                target=action.target,
+                details=action.details(),
+                decision=Decision.APPROVED.value,
+                intent=action.describe(),
+            )
+            self._flush()
+            self.audit.write(record)
+        except AuditError as exc:
+            return exc.reason
+        except Exception as exc:  # noqa: BLE001 - an action's own text must not crash the gate
+            return str(exc) or type(exc).__name__
+        return None
+
+    def _record_outcome(
+        self, action: Action, outcome: Outcome, request_id: str, started: float
+    ) -> Outcome:
+        return self._keep_or_write(
+            outcome,
+            id=request_id,
+            stage="outcome",
             action=action.kind,
             target=action.target,
-            details=action.details(),
             decision=outcome.decision.value,
             duration_s=time.monotonic() - started,
             outcome=outcome.result,
             error=outcome.error,
         )
+
+    def _record_decision(
+        self, action: Action, outcome: Outcome, request_id: str, started: float
+    ) -> Outcome:
+        return self._keep_or_write(
+            outcome,
+            id=request_id,
+            stage="decision",
+            action=action.kind,
+            target=action.target,
+            details=_details(action),
+            decision=outcome.decision.value,
+            duration_s=time.monotonic() - started,
+            outcome=outcome.result,
+            error=outcome.error,
+        )
+
+    def _keep_or_write(self, of: Outcome, **fields: object) -> Outcome:
+        """Write the record of `of` (after any kept ones); when that fails keep it, say so."""
+        record = self.audit.record(**fields)
+        self._kept.append(record)
+        try:
+            self._flush()
+        except AuditError as exc:
+            self._warn(of, exc.reason)
+            return dataclasses.replace(of, unrecorded=exc.reason)
+        return of
+
+    def _flush(self) -> None:
+        """Write the kept records, oldest first; raises AuditError at the first that fails."""
+        while self._kept:
+            self.audit.write(self._kept[0])
+            self._kept.pop(0)
+
+    def _warn(self, outcome: Outcome, reason: str) -> None:
+        if outcome.decision is not Decision.APPROVED:
+            what = f"{outcome.decision.value}, nothing was done"
+        elif outcome.error is not None:
+            what = f"it was tried and failed ({outcome.error})"
+        else:
+            what = f"done: {outcome.result}"
+        message = (
+            f"{what}; but this could not be recorded in the audit file ({reason}). perftop "
+            "keeps the record, writes it before the next action and prints it at exit "
+            "if it still cannot."
+        )
+        try:
+            self.warn(message)
+        except Exception:  # noqa: BLE001 - a broken notice must not undo the audit's promise
+            _to_stderr(message)
 
     async def _perform(self, action: Action) -> Outcome:
         approval = Approval(_GATE_KEY)
@@ -188,6 +316,23 @@ class Gate:
         except Exception as exc:  # noqa: BLE001 - the outcome carries it to the audit and UI
             return Outcome(Decision.APPROVED, error=_plain_error(exc))
         return Outcome(Decision.APPROVED, result=result)
+
+
+def _details(action: Action) -> Mapping[str, object]:
+    try:
+        return action.details()
+    except Exception as exc:  # noqa: BLE001 - a record with the reason beats no record
+        return {"details_error": str(exc) or type(exc).__name__}
+
+
+def _discard(action: Action) -> None:
+    """The request is over: let the action release what it holds (a process's pidfd)."""
+    close = getattr(action, "close", None)
+    if callable(close):
+        try:
+            close()
+        except Exception:  # noqa: BLE001, S110 - releasing is best effort, never a failure
+            pass
 
 
 async def _run(action: Action, approval: Approval) -> str:

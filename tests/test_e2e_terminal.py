@@ -95,9 +95,14 @@ def test_kill_after_approval_signals_the_real_process_and_audits(
     audit = tmp_path / "state" / "perftop" / "audit.jsonl"
     assert audit.stat().st_mode & 0o777 == 0o600
     records = [json.loads(line) for line in audit.read_text().splitlines()]
-    assert [(r["action"], r["decision"], r["details"]["pid"]) for r in records] == [
-        ("signal", "approved", target.pid)
+    # The intent (written before the signal) and the outcome, under one id.
+    assert [(r["action"], r["decision"], r["stage"]) for r in records] == [
+        ("signal", "approved", "intent"),
+        ("signal", "approved", "outcome"),
     ]
+    assert records[0]["details"]["pid"] == target.pid
+    assert records[0]["id"] == records[1]["id"]
+    assert records[1]["outcome"] == f"sent SIGTERM to {target.pid}"
 
 
 def test_read_only_has_no_kill_key(target: subprocess.Popen[bytes], home: dict[str, str]) -> None:

@@ -47,10 +47,15 @@ def test_approved_attach_adds_the_hot_function(
     assert top["name"] == "burn_cpu"
     assert top["own_percent"] > 60
     assert stacks["samples"] > 50
-    assert [(r["action"], r["decision"]) for r in audit(tmp_path)] == [
-        ("attach-py-spy", "approved"),
-        ("detach-py-spy", "approved"),
+    # Each approved request: its intent before the act, its outcome after, under one id.
+    records = audit(tmp_path)
+    assert [(r["action"], r["decision"], r["stage"]) for r in records] == [
+        ("attach-py-spy", "approved", "intent"),
+        ("attach-py-spy", "approved", "outcome"),
+        ("detach-py-spy", "approved", "intent"),
+        ("detach-py-spy", "approved", "outcome"),
     ]
+    assert records[0]["id"] == records[1]["id"] != records[2]["id"] == records[3]["id"]
 
 
 def test_without_approval_nothing_attaches_and_the_exit_code_says_so(

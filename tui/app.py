@@ -100,6 +100,7 @@ class PerftopApp(App[int]):
         self._redraw_queued = False
         self._unsubscribe = store.subscribe(self._store_changed)
         gate.ask = self._ask
+        gate.warn = self._audit_warning
         if settings.read_only:
             # Layer one of three: the keys for intrusive actions do not exist.
             for key, bindings in list(self._bindings.key_to_bindings.items()):
@@ -357,6 +358,10 @@ class PerftopApp(App[int]):
         else:
             self.notify(f"{action.title}: declined, nothing was done.", markup=False)
 
+    def _audit_warning(self, message: str) -> None:
+        """The gate could not write a record: say so, and that it is kept."""
+        self.notify(f"Audit: {message}", severity="error", timeout=30, markup=False)
+
     async def _ask(self, action: Action) -> bool:
         """The gate's asker: the approval modal, answered by the person."""
         answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
@@ -412,7 +417,10 @@ def build(
     from ..themes import load as load_theme
 
     store = store if store is not None else Store()
-    gate = Gate(AuditLog(settings.audit_file), read_only=settings.read_only)
+    audit = AuditLog(settings.audit_file)
+    if not settings.read_only:
+        audit.check()  # raises AuditError: found now, not when a person approves something
+    gate = Gate(audit, read_only=settings.read_only)
     collection = Collection(store, default_collectors(settings.delay))
     from ..collectors.postgres.locate import wanted
 
@@ -437,5 +445,8 @@ def build(
 def run(settings: Settings, startup: Startup | None = None) -> int:
     """Run the TUI until the person quits; returns the exit code."""
     app = build(settings, startup=startup)
-    app.run()
+    try:
+        app.run()
+    finally:
+        app.gate.finish()  # the terminal is back: records still unwritten go to stderr
     return app.return_code or 0
