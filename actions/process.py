@@ -14,8 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..redact import redact
+from ..redact import redact, redact_short
 from .gate import Approval
+
+LABEL = 60  # characters of a command line in a prompt
 
 # What each signal does, in the words the prompt uses. The order is the picker's order.
 SIGNALS: dict[str, str] = {
@@ -71,10 +73,9 @@ class ProcessTarget:
         return cls(pid, start, name, cmdline, user)
 
     def label(self) -> str:
-        text = self.cmdline or self.name
-        if len(text) > 60:
-            text = text[:57] + "..."
-        return f"{self.pid} `{redact(text)}` owned by {self.user}"
+        """`PID `command line` owned by USER`, the command line masked whole, then shortened
+        (cut first, a password split from its `@` would escape the mask)."""
+        return f"{self.pid} `{redact_short(self.cmdline or self.name, LABEL)}` owned by {self.user}"
 
     def check_same(self) -> None:
         try:

@@ -27,7 +27,7 @@ from ..collectors.stacks.pyspy import (
     continue_if_stopped,
     find_pyspy,
 )
-from ..redact import redact
+from ..redact import redact, redact_short
 from .gate import ActionRefused, Approval
 from .process import ProcessTarget
 
@@ -148,7 +148,7 @@ class DetachPySpy:
 
     @property
     def target(self) -> str:
-        return f"pid {self.sampler.pid} ({redact(self.sampler.command[:60])})"
+        return f"pid {self.sampler.pid} ({redact_short(self.sampler.command, 60)})"
 
     @property
     def title(self) -> str:

@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ...redact import redact
 from .agent import THREAD_FILE, split_info
 from .model import Frame, Stack, StackSample, StackTarget, StackWindow
 
@@ -161,7 +162,7 @@ def save_session(sample: StackSample, path: str | os.PathLike[str]) -> Path:
         max_interval=interval,
         sample_count=sum(w.samples for w in sample.windows),
         start_call_stack=[],
-        target_description=sample.target.command,
+        target_description=redact(sample.target.command),  # a file perftop writes
         cpu_time=0.0,
         sys_path=[],
         sys_prefixes=[],
