@@ -1,4 +1,5 @@
-"""StatementsCollector against the real throwaway server: known workloads, known counts."""
+"""StatementsCollector against the real throwaway server of every supported major: known
+workloads, known counts."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from .pg_cluster import PgCluster
 from .support import run
 
 MARKERS = ("brand_new", "texts_once", "before_reset", "one_entry", "someone_elses", "my_own",
-           "visible_to_reader", "windowed", "watched")  # fmt: skip
+           "visible_to_reader", "windowed", "watched", "short_lived")  # fmt: skip
 
 
 def q(marker: str) -> str:
@@ -27,28 +28,46 @@ def q(marker: str) -> str:
     return f"SELECT count(*) FROM {marker} WHERE n <> $1"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def marker_tables(pg_cluster: PgCluster) -> None:
-    for name in MARKERS:
-        pg_cluster.psql(
-            f"CREATE TABLE IF NOT EXISTS {name}(n int); GRANT SELECT ON {name} TO PUBLIC"
-        )
+@pytest.fixture
+def pg(pg_major_cluster: PgCluster) -> PgCluster:
+    """Every test here runs on each supported major: the statements SQL, the reset
+    detection and the hidden rows differ by pg_stat_statements version."""
+    pg_major_cluster.psql(
+        "".join(f"CREATE TABLE IF NOT EXISTS {name}(n int); GRANT SELECT ON {name} TO PUBLIC;"
+                for name in MARKERS)
+    )  # fmt: skip
+    return pg_major_cluster
+
+
+# PostgreSQL 18's pg_stat_statements keeps a statement's text from its first keyword: the
+# leading `-- perftop:` comment perftop marks its own statements with is not in the entry,
+# so on 18 perftop takes its own reads for the server's work (issue 8, item 7 keys them on
+# perftop's own backends instead). Strict: these pass on 18 once that lands, and then fail
+# here until this list is emptied.
+OWN_BY_MARKER_FAILS_ON = (18,)
+
+
+def known_failure(request: pytest.FixtureRequest, pg: PgCluster, majors: tuple[int, ...]) -> None:
+    if pg.major in majors:
+        request.applymarker(pytest.mark.xfail(
+            strict=True, reason=f"PostgreSQL {pg.major}: the marker comment is not kept"
+        ))  # fmt: skip
 
 
 def find(sample: StatementsSample, needle: str) -> list[StatementRate]:
     return [s for s in sample.statements if needle in s.query]
 
 
-async def fresh(pg_cluster: PgCluster, **kwargs: object) -> StatementsCollector:
-    pg_cluster.psql("SELECT pg_stat_statements_reset()")
-    collector = StatementsCollector(resolve_target(pg_cluster.dsn), **kwargs)  # type: ignore[arg-type]
+async def fresh(pg: PgCluster, **kwargs: object) -> StatementsCollector:
+    pg.psql("SELECT pg_stat_statements_reset()")
+    collector = StatementsCollector(resolve_target(pg.dsn), **kwargs)  # type: ignore[arg-type]
     return collector
 
 
 @run
-async def test_exactly_n_calls_between_two_reads(pg_cluster: PgCluster) -> None:
-    collector = await fresh(pg_cluster)
-    conn = await asyncpg.connect(pg_cluster.dsn)
+async def test_exactly_n_calls_between_two_reads(pg: PgCluster) -> None:
+    collector = await fresh(pg)
+    conn = await asyncpg.connect(pg.dsn)
     try:
         await conn.execute("CREATE TABLE IF NOT EXISTS known(n int)")
         await conn.execute("TRUNCATE known")
@@ -79,9 +98,9 @@ async def test_exactly_n_calls_between_two_reads(pg_cluster: PgCluster) -> None:
 
 
 @run
-async def test_a_statement_created_between_reads_counts_its_calls(pg_cluster: PgCluster) -> None:
-    collector = await fresh(pg_cluster)
-    conn = await asyncpg.connect(pg_cluster.dsn)
+async def test_a_statement_created_between_reads_counts_its_calls(pg: PgCluster) -> None:
+    collector = await fresh(pg)
+    conn = await asyncpg.connect(pg.dsn)
     try:
         await collector.collect()
         for i in range(3):
@@ -95,9 +114,49 @@ async def test_a_statement_created_between_reads_counts_its_calls(pg_cluster: Pg
 
 
 @run
-async def test_texts_fetched_once_per_queryid(pg_cluster: PgCluster) -> None:
-    collector = await fresh(pg_cluster)
-    conn = await asyncpg.connect(pg_cluster.dsn)
+async def test_a_client_that_came_and_went_between_reads_is_counted(pg: PgCluster) -> None:
+    """A connection that ran its statements and left between two ticks leaves no trace in
+    pg_stat_activity: the tick must still read its calls, not take the server for quiet."""
+    collector = await fresh(pg)
+    try:
+        await collector.collect()
+        await collector.collect()
+        pg.psql("; ".join(f"SELECT count(*) FROM short_lived WHERE n <> {i}" for i in range(3)))
+        sample = await collector.collect()
+    finally:
+        await collector.close()
+    assert not sample.quiet
+    [rate] = find(sample, "short_lived")
+    assert rate.calls == 3
+
+
+@run
+async def test_own_statements_never_among_the_servers_work(
+    pg: PgCluster, request: pytest.FixtureRequest
+) -> None:
+    known_failure(request, pg, OWN_BY_MARKER_FAILS_ON)
+    collector = await fresh(pg)
+    conn = await asyncpg.connect(pg.dsn)
+    try:
+        for i in range(4):  # work in every tick: each tick reads (and learns texts)
+            await conn.fetch(q("my_own"), i)
+            sample = await collector.collect()
+    finally:
+        await conn.close()
+        await collector.close()
+    assert find(sample, "my_own")
+    perftops = [s.query for s in sample.statements if "pg_stat_statements(" in s.query]
+    assert perftops == []  # its reads of pg_stat_statements are measured apart
+    assert any("pg_stat_statements(" in s.query for s in sample.own_statements)
+
+
+@run
+async def test_texts_fetched_once_per_queryid(
+    pg: PgCluster, request: pytest.FixtureRequest
+) -> None:
+    known_failure(request, pg, OWN_BY_MARKER_FAILS_ON)
+    collector = await fresh(pg)
+    conn = await asyncpg.connect(pg.dsn)
     try:
         await collector.collect()
         # Texts of the new queryids: ours and perftop's own, then the text query's own. A
@@ -123,9 +182,9 @@ async def test_texts_fetched_once_per_queryid(pg_cluster: PgCluster) -> None:
 
 
 @run
-async def test_reset_mid_run_is_detected_and_never_negative(pg_cluster: PgCluster) -> None:
-    collector = await fresh(pg_cluster)
-    conn = await asyncpg.connect(pg_cluster.dsn)
+async def test_reset_mid_run_is_detected_and_never_negative(pg: PgCluster) -> None:
+    collector = await fresh(pg)
+    conn = await asyncpg.connect(pg.dsn)
     try:
         await collector.collect()
         for i in range(20):
@@ -152,9 +211,9 @@ async def test_reset_mid_run_is_detected_and_never_negative(pg_cluster: PgCluste
 
 
 @run
-async def test_one_entry_reset_counts_from_zero_not_negative(pg_cluster: PgCluster) -> None:
-    collector = await fresh(pg_cluster)
-    conn = await asyncpg.connect(pg_cluster.dsn)
+async def test_one_entry_reset_counts_from_zero_not_negative(pg: PgCluster) -> None:
+    collector = await fresh(pg)
+    conn = await asyncpg.connect(pg.dsn)
     try:
         for i in range(30):
             await conn.fetch(q("one_entry"), i)
@@ -176,22 +235,22 @@ async def test_one_entry_reset_counts_from_zero_not_negative(pg_cluster: PgClust
 
 @run
 async def test_restart_mid_run_fails_clearly_then_reconnects_with_a_gap(
-    pg_cluster: PgCluster,
+    pg: PgCluster,
 ) -> None:
-    collector = await fresh(pg_cluster)
+    collector = await fresh(pg)
     try:
         await collector.collect()
         await collector.collect()
-        await asyncio.to_thread(pg_cluster.restart)
+        await asyncio.to_thread(pg.restart)
         with pytest.raises(CollectorError) as failure:
             await collector.collect()
         message = str(failure.value)
-        assert "\n" not in message and f"127.0.0.1:{pg_cluster.port}" in message
+        assert "\n" not in message and f"127.0.0.1:{pg.port}" in message
         assert "lost" in message
         back = await collector.collect()  # what the runner's retry does
         assert any("reconnected after" in n and "gap" in n for n in back.notices)
         assert back.statements == () and collector.series(back) == {}
-        pg_cluster.psql("SELECT 1")  # some work: perftop's own calls are not in the totals
+        pg.psql("SELECT 1")  # some work: perftop's own calls are not in the totals
         again = await collector.collect()
         assert collector.series(again)["pg.calls_per_s"] > 0
     finally:
@@ -199,10 +258,10 @@ async def test_restart_mid_run_fails_clearly_then_reconnects_with_a_gap(
 
 
 @run
-async def test_role_without_read_all_stats_sees_others_hidden(pg_cluster: PgCluster) -> None:
-    pg_cluster.psql("SELECT pg_stat_statements_reset()")
-    plain = pg_cluster.create_role("stats_plain")
-    other = await asyncpg.connect(pg_cluster.dsn)
+async def test_role_without_read_all_stats_sees_others_hidden(pg: PgCluster) -> None:
+    pg.psql("SELECT pg_stat_statements_reset()")
+    plain = pg.create_role("stats_plain")
+    other = await asyncpg.connect(pg.dsn)
     collector = StatementsCollector(resolve_target(plain))
     mine = await asyncpg.connect(plain)
     try:
@@ -226,10 +285,10 @@ async def test_role_without_read_all_stats_sees_others_hidden(pg_cluster: PgClus
 
 
 @run
-async def test_role_with_read_all_stats_sees_everything(pg_cluster: PgCluster) -> None:
-    dsn = pg_cluster.create_role("stats_reader", read_all_stats=True)
+async def test_role_with_read_all_stats_sees_everything(pg: PgCluster) -> None:
+    dsn = pg.create_role("stats_reader", read_all_stats=True)
     collector = StatementsCollector(resolve_target(dsn))
-    other = await asyncpg.connect(pg_cluster.dsn)
+    other = await asyncpg.connect(pg.dsn)
     try:
         await collector.collect()
         await other.fetch(q("visible_to_reader"), 1)
@@ -243,9 +302,9 @@ async def test_role_with_read_all_stats_sees_everything(pg_cluster: PgCluster) -
 
 
 @run
-async def test_windows_minute_session_and_reset(pg_cluster: PgCluster) -> None:
-    collector = await fresh(pg_cluster)
-    conn = await asyncpg.connect(pg_cluster.dsn)
+async def test_windows_minute_session_and_reset(pg: PgCluster) -> None:
+    collector = await fresh(pg)
+    conn = await asyncpg.connect(pg.dsn)
     try:
         await conn.fetch(q("windowed"), 0)  # before perftop: 1 call
         base = await collector.collect()
@@ -274,10 +333,10 @@ async def test_windows_minute_session_and_reset(pg_cluster: PgCluster) -> None:
 
 
 @run
-async def test_watch_and_total_series(pg_cluster: PgCluster) -> None:
-    collector = await fresh(pg_cluster)
+async def test_watch_and_total_series(pg: PgCluster) -> None:
+    collector = await fresh(pg)
     store = Store()
-    conn = await asyncpg.connect(pg_cluster.dsn)
+    conn = await asyncpg.connect(pg.dsn)
     try:
         await conn.fetch(q("watched"), 0)
         await collector.collect()
