@@ -1,4 +1,5 @@
-"""ActivityCollector on the real server, and the blocking tree as a pure function."""
+"""ActivityCollector on the real server of every supported major, and the blocking tree as a
+pure function."""
 
 from __future__ import annotations
 
@@ -48,9 +49,11 @@ def mine(sample: ActivitySample, pid: int) -> Backend:
 
 
 @run
-async def test_a_sleeping_backend_and_its_wait(pg_cluster: PgCluster) -> None:
-    collector = ActivityCollector(resolve_target(pg_cluster.dsn))
-    sleeper = await asyncpg.connect(pg_cluster.dsn, server_settings={"application_name": "zzz"})
+async def test_a_sleeping_backend_and_its_wait(pg_major_cluster: PgCluster) -> None:
+    collector = ActivityCollector(resolve_target(pg_major_cluster.dsn))
+    sleeper = await asyncpg.connect(
+        pg_major_cluster.dsn, server_settings={"application_name": "zzz"}
+    )
     pid = sleeper.get_server_pid()
     ours = 0
     task = asyncio.ensure_future(sleeper.execute("SELECT pg_sleep(30) /* sleeper */"))
@@ -71,7 +74,7 @@ async def test_a_sleeping_backend_and_its_wait(pg_cluster: PgCluster) -> None:
     assert row.wait_event_type == "Timeout" and row.wait_event == "PgSleep"
     assert row.query == "SELECT pg_sleep(30) /* sleeper */"
     assert row.application == "zzz" and row.user == "postgres" and row.is_client
-    assert row.client.startswith("127.0.0.1:") and row.database == pg_cluster.database
+    assert row.client.startswith("127.0.0.1:") and row.database == pg_major_cluster.database
     assert row.query_seconds is not None and row.query_seconds >= 0
     assert ours and ours not in {b.pid for b in sample.backends}
     assert any(b.backend_type == "checkpointer" and not b.is_client for b in sample.backends)
@@ -79,13 +82,13 @@ async def test_a_sleeping_backend_and_its_wait(pg_cluster: PgCluster) -> None:
 
 
 @run
-async def test_a_real_lock_chain_in_tree_order(pg_cluster: PgCluster) -> None:
-    pg_cluster.psql("CREATE TABLE IF NOT EXISTS locked(id int primary key, v int);"
+async def test_a_real_lock_chain_in_tree_order(pg_major_cluster: PgCluster) -> None:
+    pg_major_cluster.psql("CREATE TABLE IF NOT EXISTS locked(id int primary key, v int);"
                     "INSERT INTO locked VALUES (1, 0) ON CONFLICT DO NOTHING")  # fmt: skip
-    holder = await asyncpg.connect(pg_cluster.dsn)
-    waiter = await asyncpg.connect(pg_cluster.dsn)
-    second = await asyncpg.connect(pg_cluster.dsn)
-    collector = ActivityCollector(resolve_target(pg_cluster.dsn))
+    holder = await asyncpg.connect(pg_major_cluster.dsn)
+    waiter = await asyncpg.connect(pg_major_cluster.dsn)
+    second = await asyncpg.connect(pg_major_cluster.dsn)
+    collector = ActivityCollector(resolve_target(pg_major_cluster.dsn))
     tasks = []
     hp, wp, sp = (c.get_server_pid() for c in (holder, waiter, second))
     try:
@@ -119,9 +122,11 @@ async def test_a_real_lock_chain_in_tree_order(pg_cluster: PgCluster) -> None:
 
 
 @run
-async def test_other_users_queries_hidden_without_read_all_stats(pg_cluster: PgCluster) -> None:
-    plain = pg_cluster.create_role("activity_plain")
-    other = await asyncpg.connect(pg_cluster.dsn)
+async def test_other_users_queries_hidden_without_read_all_stats(
+    pg_major_cluster: PgCluster,
+) -> None:
+    plain = pg_major_cluster.create_role("activity_plain")
+    other = await asyncpg.connect(pg_major_cluster.dsn)
     other_pid = other.get_server_pid()
     collector = ActivityCollector(resolve_target(plain))
     try:
@@ -136,9 +141,11 @@ async def test_other_users_queries_hidden_without_read_all_stats(pg_cluster: PgC
 
 @pytest.mark.parametrize("monitor", [True, False])
 @run
-async def test_monitor_role_sees_queries(pg_cluster: PgCluster, monitor: bool) -> None:
-    dsn = pg_cluster.create_role("activity_monitor", monitor=monitor, read_all_stats=not monitor)
-    other = await asyncpg.connect(pg_cluster.dsn)
+async def test_monitor_role_sees_queries(pg_major_cluster: PgCluster, monitor: bool) -> None:
+    dsn = pg_major_cluster.create_role(
+        "activity_monitor", monitor=monitor, read_all_stats=not monitor
+    )
+    other = await asyncpg.connect(pg_major_cluster.dsn)
     await other.execute("SELECT 'visible' AS seen")
     other_pid = other.get_server_pid()
     collector = ActivityCollector(resolve_target(dsn))
