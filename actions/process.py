@@ -1,8 +1,11 @@
 """Actions on a process: send a signal, change its nice value.
 
-Both name their target by pid *and* start time, and check the start time again right before
-acting, so a pid that was reused by another process between the prompt and the approval is
-never hit.
+Both name their target by pid *and* start time. When the target is made (as the prompt is
+shown) it opens a pidfd for the pid and then checks the start time, so the fd is known to
+refer to the process the person saw; a signal goes through that fd
+(`signal.pidfd_send_signal`), never to the bare pid, so a pid reused by another process
+between the prompt and the approval can never receive it. Renice has no pidfd form: it
+checks the start time again right before acting.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import os
 import pwd
 import signal
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..redact import redact, redact_short
@@ -45,6 +48,73 @@ def read_start_time(pid: int, proc: str = "/proc") -> int:
     return int(fields[19])
 
 
+def _exited(pid: int) -> str:
+    return f"process {pid} has exited: nothing was done"
+
+
+def _reused(pid: int) -> str:
+    return f"pid {pid} now belongs to another process: nothing was done"
+
+
+class PidHandle:
+    """A pidfd held on one process: the process with this pid *and* this start time.
+
+    Opened first, checked second: whatever runs as `pid` when `os.pidfd_open` returns is
+    what the fd refers to for good, so a start time read after the open that matches proves
+    the fd is the process the person saw. When the check fails the fd is closed at once and
+    `problem` says why; `send` then refuses. Close it when the action is done or discarded
+    (it is also closed when garbage-collected, so a forgotten one does not leak).
+    """
+
+    __slots__ = ("pid", "problem", "_fd")
+
+    def __init__(self, pid: int, start_ticks: int) -> None:
+        self.pid = pid
+        self.problem: str | None = None
+        self._fd: int | None = None
+        try:
+            fd = os.pidfd_open(pid)
+        except ProcessLookupError:
+            self.problem = _exited(pid)
+            return
+        except OSError as exc:
+            self.problem = f"cannot hold process {pid} ({exc.strerror}): nothing was done"
+            return
+        try:
+            now = read_start_time(pid)
+        except (FileNotFoundError, ProcessLookupError):
+            now = None
+        if now != start_ticks:
+            os.close(fd)
+            self.problem = _exited(pid) if now is None else _reused(pid)
+            return
+        self._fd = fd
+
+    @property
+    def held(self) -> bool:
+        """Whether the fd is open (checked, and not closed yet)."""
+        return self._fd is not None
+
+    def send(self, signum: int) -> None:
+        """Signal the held process; ProcessChanged when it is gone or was never held."""
+        if self._fd is None:
+            raise ProcessChanged(
+                self.problem or f"process {self.pid} is no longer held: nothing was done"
+            )
+        try:
+            signal.pidfd_send_signal(self._fd, signum)
+        except ProcessLookupError:
+            raise ProcessChanged(_exited(self.pid)) from None
+
+    def close(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
+
+    def __del__(self) -> None:
+        self.close()
+
+
 @dataclass(frozen=True, slots=True)
 class ProcessTarget:
     """Who an action is aimed at, as the table showed it."""
@@ -54,6 +124,16 @@ class ProcessTarget:
     name: str
     cmdline: str
     user: str
+    handle: PidHandle = field(init=False, repr=False, compare=False)
+    """The pidfd opened when this target was made (see `PidHandle`)."""
+
+    def __post_init__(self) -> None:
+        # Frozen: the handle is set once, here, as the target (and the prompt) is made.
+        object.__setattr__(self, "handle", PidHandle(self.pid, self.start_ticks))
+
+    def close(self) -> None:
+        """Release the pidfd: the action is done or was discarded."""
+        self.handle.close()
 
     @classmethod
     def from_pid(cls, pid: int, proc: str = "/proc") -> ProcessTarget:
@@ -78,12 +158,15 @@ class ProcessTarget:
         return f"{self.pid} `{redact_short(self.cmdline or self.name, LABEL)}` owned by {self.user}"
 
     def check_same(self) -> None:
+        """Raise ProcessChanged unless the pid still runs the process the person saw."""
+        if self.handle.problem is not None:
+            raise ProcessChanged(self.handle.problem)  # already not it when the prompt showed
         try:
             now = read_start_time(self.pid)
         except (FileNotFoundError, ProcessLookupError) as exc:
-            raise ProcessChanged(f"process {self.pid} has exited: nothing was done") from exc
+            raise ProcessChanged(_exited(self.pid)) from exc
         if now != self.start_ticks:
-            raise ProcessChanged(f"pid {self.pid} now belongs to another process: nothing was done")
+            raise ProcessChanged(_reused(self.pid))
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,8 +205,12 @@ class SendSignal:
     def perform(self, approval: Approval) -> str:
         approval.check()
         self.process.check_same()
-        os.kill(self.process.pid, signal.Signals[f"SIG{self.signal_name}"])
+        self.process.handle.send(signal.Signals[f"SIG{self.signal_name}"])
         return f"sent SIG{self.signal_name} to {self.process.pid}"
+
+    def close(self) -> None:
+        """The gate is done with this request: release the process's pidfd."""
+        self.process.close()
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,3 +269,7 @@ class Renice:
                 except ProcessLookupError:
                     pass  # the thread ended meanwhile
         return f"nice of {self.process.pid} is now {self.new}"
+
+    def close(self) -> None:
+        """The gate is done with this request: release the process's pidfd."""
+        self.process.close()

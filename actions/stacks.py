@@ -116,7 +116,7 @@ class AttachPySpy:
         except subprocess.TimeoutExpired as exc:
             raise CollectorError("py-spy did not answer within 10 s") from exc
         finally:
-            continue_if_stopped(self.process.pid, permit.was_stopped)
+            continue_if_stopped(permit)
         if done.returncode != 0:
             failure = classify(self.process.pid, done.returncode, done.stderr + done.stdout)
             if isinstance(failure, CollectorError):
@@ -166,6 +166,6 @@ class DetachPySpy:
     def perform(self, approval: Approval) -> str:
         approval.check()
         self.sampler.stop()
-        resumed = continue_if_stopped(self.sampler.pid, self.sampler.was_stopped)
+        resumed = continue_if_stopped(self.sampler)
         note = " (it was stopped: sent SIGCONT)" if resumed else ""
         return f"py-spy detached from {self.sampler.pid}{note}"

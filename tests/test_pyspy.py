@@ -10,13 +10,14 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import psutil
 import pytest
 
 from perftop.actions.audit import AuditLog
 from perftop.actions.gate import ActionRefused, Approval, Gate
-from perftop.actions.process import ProcessTarget, read_start_time
+from perftop.actions.process import PidHandle, ProcessTarget, read_start_time
 from perftop.actions.stacks import AttachPySpy, DetachPySpy
 from perftop.collectors.base import tick
 from perftop.collectors.stacks.headless import stacks_section
@@ -209,9 +210,16 @@ def test_sigcont_only_for_a_target_perftop_found_running(burner) -> None:
     deadline = time.monotonic() + 5
     while process_state(burner.pid) != "T" and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert not continue_if_stopped(burner.pid, was_stopped=True)
+    start = read_start_time(burner.pid)
+    found_stopped = SimpleNamespace(
+        pid=burner.pid, start_ticks=start, was_stopped=True, handle=PidHandle(burner.pid, start)
+    )
+    assert not continue_if_stopped(found_stopped)
     assert process_state(burner.pid) == "T"
-    assert continue_if_stopped(burner.pid, was_stopped=False)
+    found_running = SimpleNamespace(
+        pid=burner.pid, start_ticks=start, was_stopped=False, handle=PidHandle(burner.pid, start)
+    )
+    assert continue_if_stopped(found_running)
     while process_state(burner.pid) == "T" and time.monotonic() < deadline:
         time.sleep(0.01)
     assert process_state(burner.pid) in {"R", "S"}

@@ -55,8 +55,10 @@ import time
 from collections import deque
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Protocol
 
 from ...actions.gate import ActionRefused, Approval
+from ...actions.process import PidHandle, ProcessChanged
 from ..base import CollectorError
 from .model import Frame, Mode, Stack, StackSample, StackTarget, StackWindow
 
@@ -127,7 +129,7 @@ class AttachPermit:
     was already stopped, so the sampler never resumes a process someone else had stopped.
     """
 
-    __slots__ = ("pid", "start_ticks", "options", "was_stopped", "_claimed")
+    __slots__ = ("pid", "start_ticks", "options", "was_stopped", "handle", "_claimed")
 
     def __init__(
         self, approval: Approval, pid: int, start_ticks: int, options: PySpyOptions
@@ -139,6 +141,8 @@ class AttachPermit:
         self.start_ticks = start_ticks
         self.options = options
         self.was_stopped = process_state(pid) == "T"
+        # The pidfd the SIGCONT safety net signals through, held from the approval on.
+        self.handle = PidHandle(pid, start_ticks)
         self._claimed = False
 
     def claim(self) -> None:
@@ -171,17 +175,31 @@ def alive(pid: int, start_ticks: int) -> bool:
     return fields is not None and int(fields[19]) == start_ticks and fields[0] != b"Z"
 
 
-def continue_if_stopped(pid: int, was_stopped: bool) -> bool:
-    """Send SIGCONT if `pid` is stopped (state T) and was not stopped before the attach.
+class Resumable(Protocol):
+    """An approved attach: the permit, or the sampler it made."""
+
+    pid: int
+    start_ticks: int
+    was_stopped: bool
+    handle: PidHandle
+
+
+def continue_if_stopped(attached: Resumable) -> bool:
+    """Send SIGCONT if the attached process is stopped (state T) and was not before.
 
     Returns True when it sent one. A py-spy that crashes or is killed in blocking mode can
-    leave its target stopped; this is what makes sure perftop never does.
+    leave its target stopped; this is what makes sure perftop never does. The signal goes
+    through the pidfd opened when the attach was approved, never to the bare pid: once that
+    process has exited, nothing is sent, whoever has its pid now.
     """
-    if was_stopped or process_state(pid) != "T":
+    if attached.was_stopped:
+        return False
+    fields = _stat_fields(attached.pid)
+    if fields is None or fields[0] != b"T" or int(fields[19]) != attached.start_ticks:
         return False
     try:
-        os.kill(pid, signal.SIGCONT)
-    except ProcessLookupError:
+        attached.handle.send(signal.SIGCONT)
+    except ProcessChanged:
         return False
     return True
 
@@ -395,6 +413,7 @@ class PySpySampler:
         self.start_ticks = permit.start_ticks
         self.options = permit.options
         self.was_stopped = permit.was_stopped
+        self.handle = permit.handle  # the sampler's now: closed when it closes
         self.window = window
         self.pyspy = pyspy
         self.command = _command(self.pid) if command is None else command
@@ -431,6 +450,7 @@ class PySpySampler:
         if running is not None:
             await self._finish(running)
         self._resume()
+        self.handle.close()
         self._tmp.cleanup()
 
     # the collector protocol --------------------------------------------------------------
@@ -552,7 +572,7 @@ class PySpySampler:
         return returncode, output.decode(errors="replace")
 
     def _resume(self) -> bool:
-        if continue_if_stopped(self.pid, self.was_stopped):
+        if continue_if_stopped(self):
             self.resumed += 1
             return True
         return False
