@@ -206,6 +206,16 @@ class Gate:
             raise
         return self._record_outcome(action, outcome, request_id, started)
 
+    def note(self, **fields: object) -> None:
+        """Record something perftop did on its own (the sampler's SIGCONT safety net), after
+        the fact: written after any kept records, else kept and warned about; never raises."""
+        record = self.audit.record(id=uuid.uuid4().hex, stage="automatic", **fields)
+        self._kept.append(record)
+        try:
+            self._flush()
+        except AuditError as exc:
+            self._say_unrecorded(str(fields.get("outcome") or fields.get("action")), exc.reason)
+
     def finish(self) -> None:
         """perftop is ending: a last try at the kept records, then stderr gets the rest
         (one JSON line each), so no decision is lost with the process."""
@@ -299,6 +309,9 @@ class Gate:
             what = f"it was tried and failed ({outcome.error})"
         else:
             what = f"done: {outcome.result}"
+        self._say_unrecorded(what, reason)
+
+    def _say_unrecorded(self, what: str, reason: str) -> None:
         message = (
             f"{what}; but this could not be recorded in the audit file ({reason}). perftop "
             "keeps the record, writes it before the next action and prints it at exit "

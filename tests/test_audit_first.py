@@ -487,3 +487,45 @@ async def test_the_tui_says_an_act_happened_but_could_not_be_recorded(tmp_path: 
     assert "done: looked" in warning and "could not be recorded" in warning
     assert "No space left on device" in warning
     assert len(gate.unwritten()) == 1
+
+
+def test_an_automatic_record_never_raises_and_is_kept(tmp_path: Path) -> None:
+    audit = AuditLog(tmp_path / "audit.jsonl")
+    fill_up(audit.path)
+    gate = Gate(audit, read_only=False)
+    said = warnings_of(gate)
+    gate.note(action="resume-after-py-spy", outcome="sent SIGCONT to 42")
+    (warning,) = said
+    assert warning.startswith("sent SIGCONT to 42; but this could not be recorded")
+    (kept,) = gate.unwritten()
+    assert json.loads(kept)["stage"] == "automatic"
+
+
+def test_at_exit_what_is_still_unwritten_goes_to_stderr(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    audit = AuditLog(tmp_path / "audit.jsonl")
+    gate = Gate(audit, read_only=False, ask=Asker(True))
+    warnings_of(gate)
+    assert request(gate, Probe(audit, fill_during_act=True)).unrecorded is not None
+    gate.finish()
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == (
+        f"perftop: 1 audit record(s) could not be written to {audit.path} "
+        "(No space left on device); here they are:"
+    )
+    assert json.loads(lines[1])["outcome"] == "looked"
+
+
+def test_at_exit_a_kept_record_is_written_when_it_can_be(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    audit = AuditLog(tmp_path / "audit.jsonl")
+    gate = Gate(audit, read_only=False, ask=Asker(True))
+    warnings_of(gate)
+    request(gate, Probe(audit, fill_during_act=True))
+    audit.path.unlink()  # space again
+    gate.finish()
+    assert capsys.readouterr().err == ""
+    assert [r["stage"] for r in audit.records()] == ["outcome"]
+    assert gate.unwritten() == []

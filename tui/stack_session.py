@@ -201,7 +201,7 @@ class StackSession:
             return
         count = sample.resumed - self._resumed_seen
         self._resumed_seen = sample.resumed
-        self.app.gate.audit.append(
+        self.app.gate.note(  # never raises: an unwritable record is kept and shown
             action="resume-after-py-spy",
             target=f"pid {sample.target.pid}",
             details={"pid": sample.target.pid, "signals": count},
