@@ -529,3 +529,59 @@ def test_at_exit_a_kept_record_is_written_when_it_can_be(
     assert capsys.readouterr().err == ""
     assert [r["stage"] for r in audit.records()] == ["outcome"]
     assert gate.unwritten() == []
+
+
+@pytest.fixture
+def fake_tui(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[Settings]:
+    """The TUI replaced by a stand-in that records the settings it was started with."""
+    import types
+
+    started: list[Settings] = []
+
+    def fake_run(settings: Settings, startup: object) -> int:
+        started.append(settings)
+        return 0
+
+    module = types.ModuleType("perftop.tui.app")
+    module.run = fake_run  # type: ignore[attr-defined]  # a stand-in module
+    monkeypatch.setitem(sys.modules, "perftop.tui.app", module)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    return started
+
+
+def test_main_returns_2_and_starts_nothing(
+    tmp_path: Path, fake_tui: list[Settings], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from perftop.cli import main
+
+    path = tmp_path / "audit.jsonl"
+    fill_up(path)
+    assert main(["--audit-file", str(path)]) == 2
+    assert fake_tui == []
+    assert "cannot be written (No space left on device)" in capsys.readouterr().err
+
+
+def test_read_only_starts_even_when_the_audit_file_cannot_be_written(
+    tmp_path: Path, fake_tui: list[Settings]
+) -> None:
+    from perftop.cli import main
+
+    path = tmp_path / "audit.jsonl"
+    fill_up(path)
+    assert main(["--read-only", "--audit-file", str(path)]) == 0
+    assert len(fake_tui) == 1
+
+
+def test_perftop_run_makes_its_log_private_before_the_program_starts(
+    tmp_path: Path, fake_tui: list[Settings]
+) -> None:
+    from perftop.cli import main
+
+    log = tmp_path / "run.log"
+    log.write_text("an older run's output")
+    log.chmod(0o644)
+    script = tmp_path / "app.py"
+    script.write_text("import time\ntime.sleep(30)\n")
+    assert main(["run", "--log", str(log), "--", sys.executable, str(script)]) == 0
+    assert mode(log) == 0o600
