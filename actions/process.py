@@ -10,6 +10,7 @@ checks the start time again right before acting.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import signal
@@ -112,7 +113,8 @@ class PidHandle:
             os.close(fd)
 
     def __del__(self) -> None:
-        self.close()
+        with contextlib.suppress(Exception):  # also at interpreter exit, when os may be gone
+            self.close()
 
 
 @dataclass(frozen=True, slots=True)
