@@ -45,6 +45,12 @@ Wire format: one JSON object per line (UTF-8), written to the inherited pipe `--
   `Class.method`; built-in functions have the file `<built-in>`.
 - `{"type": "error", "message"}` - the agent could not profile (pyinstrument missing...).
 - `{"type": "end", "session": path or null}` - the program finished (normally or not).
+
+pyinstrument comes from the interpreter's own environment, or, with `--lend DIR`, from a
+private folder perftop made holding only a link to its own pyinstrument (when the
+interpreter is the same Python version and ABI as perftop's). DIR is on `sys.path` only
+while `import pyinstrument` runs; an argument rather than PYTHONPATH, so the program's own
+children never see it.
 """
 
 from __future__ import annotations
@@ -62,6 +68,7 @@ if (
 
 import json  # noqa: E402 - after the sys.path fix above, on purpose
 import runpy  # noqa: E402
+import shlex  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
 from typing import TYPE_CHECKING, Any  # noqa: E402
@@ -70,6 +77,7 @@ if TYPE_CHECKING:  # only in annotations: the agent also runs on Python 3.8
     Record = tuple[list[str], float]
 
 THREAD_FILE = "<thread>"
+PYINSTRUMENT = "pyinstrument>=5.0,<5.2"  # the versions with the session read below
 
 
 def usage(message: str) -> None:
@@ -141,10 +149,17 @@ class Folder:
     def user_stack(self, stack: list[str]) -> tuple[str, ...]:
         """The thread frame, then the program's frames (runpy and the agent cut off)."""
         start = 1
-        while start < len(stack) and split_info(stack[start])[1] in self.own_files:
+        running = False  # under runpy's _run_code, which executes the program's code
+        while start < len(stack):
+            name, file, _ = split_info(stack[start])
+            if file not in self.own_files:
+                break
+            running = running or name == "_run_code"
             start += 1
-        if start >= len(stack):
-            return ()  # the agent itself, before or after the program
+        if not running or start >= len(stack):
+            # The agent itself, before or after the program: runpy finding the module
+            # (importlib, the environment's import hooks), pyinstrument's stop().
+            return ()
         return (stack[0], *stack[start:])
 
     def window(self, records: list[Record], started: float, now: float) -> dict[str, Any]:
@@ -290,12 +305,21 @@ def main(argv: list[str]) -> None:
     pipe = Pipe(fd)
     interval = float(options.get("interval", "0.001"))
     window = float(options.get("window", "0.5"))
+    lent = options.get("lend")
+    if lent:  # perftop's pyinstrument, alone in a private folder: only while importing it
+        sys.path.append(lent)
     try:
         import pyinstrument
     except ImportError:
-        message = f"pyinstrument is not installed for {sys.executable}: pip install pyinstrument"
+        message = (
+            f"pyinstrument is not installed for {sys.executable}: install it there with: "
+            f"{shlex.quote(sys.executable)} -m pip install {shlex.quote(PYINSTRUMENT)}"
+        )
         pipe.send({"type": "error", "message": message})
         usage(message)
+    finally:  # its submodules load through pyinstrument.__path__ from now on
+        if lent and lent in sys.path:
+            sys.path.remove(lent)
     profiler = pyinstrument.Profiler(interval=interval, async_mode="enabled")
     if not hasattr(profiler, "_active_session"):
         message = (

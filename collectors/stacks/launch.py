@@ -3,7 +3,8 @@
 Works where ptrace is not allowed (containers): nothing reads another process's memory; the
 program profiles itself. `start()` runs the user's interpreter on perftop's agent
 (agent.py, found by path, so the interpreter need not be perftop's: it needs only
-pyinstrument) and the agent runs the program as `python script args` would. The agent
+pyinstrument, its own or perftop's lent for the run, see `check_pyinstrument`) and the
+agent runs the program as `python script args` would. The agent
 writes a window of stacks every half second to a pipe; `LaunchCollector` turns each into a
 `StackWindow` for the store's "stacks" source.
 
@@ -70,6 +71,7 @@ IDLE_BUILTINS = frozenset(
 _PYTHON_NAME = re.compile(r"^(python|pypy)[0-9.]*[dmt]?(\.exe)?$")
 _OPTIONS_WITH_VALUE = frozenset({"-X", "-W", "-Q"})
 _PIPE_SIZE = 1 << 20  # room for several windows even when perftop is slow to read
+PYINSTRUMENT = "pyinstrument>=5.0,<5.2"  # what the agent can read (see agent.py)
 
 
 class LaunchError(CollectorError):
@@ -182,22 +184,139 @@ def _shebang(path: str) -> tuple[str, tuple[str, ...]] | None:
     return words[0], tuple(words[1:])
 
 
-def check_pyinstrument(python: str, timeout: float = 30.0) -> str:
-    """pyinstrument's version in `python`; LaunchError saying how to install it if missing."""
-    code = "import pyinstrument, sys; sys.stdout.write(pyinstrument.__version__)"
+@dataclass(frozen=True, slots=True)
+class Interpreter:
+    """What decides whether a Python can load perftop's own pyinstrument.
+
+    pyinstrument has a C extension, so it loads only in the same implementation, minor
+    version and ABI (`SOABI`: cpython-311-x86_64-linux-gnu) on the same platform.
+    """
+
+    version: str  # "3.11"
+    abi: str  # sysconfig's SOABI, "" where the interpreter has none
+    platform: str  # sysconfig.get_platform()
+    pyinstrument: str  # its version importable there, "" when none is
+
+    def can_load(self, other: Interpreter) -> bool:
+        """True when a C extension built for `other` loads in this interpreter."""
+        mine = (self.version, self.abi, self.platform)
+        return bool(self.abi) and mine == (other.version, other.abi, other.platform)
+
+
+# Runs in the person's interpreter (Python 3.8 and later): standard library only.
+_PROBE = """
+import json, sys, sysconfig
+try:
+    import pyinstrument
+    found = str(pyinstrument.__version__)
+except Exception:
+    found = ""
+sys.stdout.write(json.dumps({
+    "version": "%d.%d" % sys.version_info[:2],
+    "abi": sysconfig.get_config_var("SOABI") or "",
+    "platform": sysconfig.get_platform(),
+    "pyinstrument": found,
+}))
+"""
+
+
+def perftops_interpreter() -> Interpreter:
+    """perftop's own interpreter and the pyinstrument installed with perftop."""
+    import sysconfig
+
+    try:
+        import pyinstrument
+
+        found = str(pyinstrument.__version__)
+    except ImportError:
+        found = ""
+    return Interpreter(
+        version="{}.{}".format(*sys.version_info[:2]),
+        abi=sysconfig.get_config_var("SOABI") or "",
+        platform=sysconfig.get_platform(),
+        pyinstrument=found,
+    )
+
+
+def probe(python: str, timeout: float = 30.0) -> Interpreter:
+    """Ask `python` (about 0.1 s) for its version, ABI and pyinstrument."""
     try:
         done = subprocess.run(
-            [python, "-c", code],
+            [python, "-c", _PROBE],
             stdin=subprocess.DEVNULL,
             capture_output=True,
             timeout=timeout,
             check=False,
         )
+        answer = json.loads(done.stdout)
+        return Interpreter(
+            str(answer["version"]),
+            str(answer["abi"]),
+            str(answer["platform"]),
+            str(answer["pyinstrument"]),
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise LaunchError(f"cannot run {python}: {exc}") from exc
-    if done.returncode != 0:
-        raise LaunchError(f"pyinstrument is not installed for {python}: pip install pyinstrument")
-    return done.stdout.decode("utf-8", "replace").strip()
+    except (ValueError, KeyError, TypeError) as exc:
+        raise LaunchError(f"{python} does not run as a Python interpreter") from exc
+
+
+def supported_pyinstrument(version: str) -> bool:
+    """The agent reads pyinstrument's active session: present in 5.0 and 5.1."""
+    parts = version.split(".")[:2]
+    try:
+        major_minor = (int(parts[0]), int(parts[1]))
+    except (IndexError, ValueError):
+        return False
+    return (5, 0) <= major_minor < (5, 2)
+
+
+def install_hint(python: str) -> str:
+    """The exact command that gives `python` a pyinstrument the agent can read."""
+    requirement = shlex.quote(PYINSTRUMENT)
+    return f"install it there with: {shlex.quote(python)} -m pip install {requirement}"
+
+
+def check_pyinstrument(python: str, timeout: float = 30.0) -> tuple[str, bool]:
+    """Which pyinstrument the program will run under: (its version, lent by perftop).
+
+    The interpreter's own when it has a supported one; otherwise perftop's, when it can
+    load it (see `lend_pyinstrument`). LaunchError with the install command when neither:
+    an unsupported pyinstrument of the program's own is never shadowed.
+    """
+    target = probe(python, timeout)
+    if target.pyinstrument:
+        if supported_pyinstrument(target.pyinstrument):
+            return target.pyinstrument, False
+        raise LaunchError(
+            f"{python} has pyinstrument {target.pyinstrument}; perftop run needs 5.0 to 5.1: "
+            + install_hint(python)
+        )
+    own = perftops_interpreter()
+    if not supported_pyinstrument(own.pyinstrument):
+        raise LaunchError(f"pyinstrument is not installed for {python}: " + install_hint(python))
+    if not target.can_load(own):
+        raise LaunchError(
+            f"pyinstrument is not installed for {python} (Python {target.version}), and "
+            f"perftop's own is built for Python {own.version}: " + install_hint(python)
+        )
+    return own.pyinstrument, True
+
+
+def lend_pyinstrument(run_dir: Path) -> Path:
+    """A private folder holding only a link to perftop's pyinstrument package.
+
+    The agent puts it on the program's `sys.path` just long enough to import pyinstrument
+    (its submodules load through the package's own `__path__` afterwards), so the program
+    sees nothing else of perftop's environment, and its children inherit nothing: the
+    folder reaches the agent as an argument, not through PYTHONPATH.
+    """
+    import pyinstrument
+
+    lib = run_dir / "pyinstrument-lib"
+    lib.mkdir(mode=0o700)
+    (lib / "pyinstrument").symlink_to(Path(pyinstrument.__file__).resolve().parent)
+    return lib
 
 
 class Launched:
@@ -211,6 +330,7 @@ class Launched:
         pipe_fd: int,
         run_dir: Path,
         pyinstrument: str = "",
+        pyinstrument_lent: bool = False,
     ) -> None:
         self.plan = launch
         self.process = process
@@ -221,6 +341,7 @@ class Launched:
         self.session_path = run_dir / "profile.pyisession"
         self.started = time.time()
         self.pyinstrument = pyinstrument
+        self.pyinstrument_lent = pyinstrument_lent  # perftop's own, not the interpreter's
 
     @property
     def returncode(self) -> int | None:
@@ -277,19 +398,27 @@ def start(
 ) -> Launched:
     """Start the program under pyinstrument; its output goes to `log_path` (truncated).
 
-    `check` first asks the interpreter for pyinstrument (about 0.1 s), so a missing one is
-    a LaunchError before anything runs; without it the agent reports the same message
+    `check` first asks the interpreter for pyinstrument (about 0.1 s): one it lacks is lent
+    from perftop's own when the interpreter can load it (`check_pyinstrument`), and
+    otherwise it is a LaunchError, with what to install, before anything runs. Without
+    `check` the interpreter's own pyinstrument is used and the agent reports a missing one
     through the collector. Raises LaunchError for anything that is not a startable Python
     program.
     """
     launch = plan(argv, module, python)
-    version = check_pyinstrument(launch.python) if check else ""
+    version, lent = check_pyinstrument(launch.python) if check else ("", False)
     log = Path(log_path)
     try:
         log_fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
     except OSError as exc:
         raise LaunchError(f"cannot write the program's log {log}: {exc.strerror}") from exc
     run_dir = Path(tempfile.mkdtemp(prefix="perftop-run-"))
+    try:
+        lend = ("--lend", str(lend_pyinstrument(run_dir))) if lent else ()
+    except OSError as exc:
+        os.close(log_fd)
+        shutil.rmtree(run_dir, ignore_errors=True)
+        raise LaunchError(f"cannot lend perftop's pyinstrument: {exc}") from exc
     read_fd, write_fd = os.pipe()
     with contextlib.suppress(OSError, AttributeError):  # Linux only; the default works too
         fcntl.fcntl(write_fd, fcntl.F_SETPIPE_SZ, _PIPE_SIZE)  # type: ignore[attr-defined,unused-ignore]
@@ -299,7 +428,7 @@ def start(
         *launch.options,
         str(AGENT),
         *("--fd", str(write_fd), "--window", repr(window), "--interval", repr(interval)),
-        *("--session", str(run_dir / "profile.pyisession"), "--"),
+        *("--session", str(run_dir / "profile.pyisession"), *lend, "--"),
         *launch.program,
     ]
     try:
@@ -320,7 +449,7 @@ def start(
     finally:
         os.close(write_fd)
         os.close(log_fd)
-    return Launched(launch, process, log, read_fd, run_dir, version)
+    return Launched(launch, process, log, read_fd, run_dir, version, lent)
 
 
 class LaunchCollector:
