@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
@@ -25,9 +26,10 @@ from typing import Any
 import asyncpg
 
 from ..collectors.postgres.connect import APPLICATION_NAME, Target, missing_extension
-from ..collectors.postgres.queries import mask_sql
+from ..collectors.postgres.plan_safety import CATALOG, Assessment, assess
+from ..collectors.postgres.queries import MARKER, mask_sql
 from ..collectors.postgres.samples import Backend, ServerInfo, StatementKey
-from ..redact import redact
+from ..redact import redact, redact_short
 from .gate import Approval
 
 Connect = Callable[[], Awaitable["asyncpg.Connection[Any]"]]
@@ -56,8 +58,14 @@ def short(text: str, limit: int = SHORT) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
+def _free(text: str, limit: int = 40) -> str:
+    """A name (user, database, application) on one line: free text, not SQL, so masked as
+    a command line is (`psql password=x`), whole, then shortened."""
+    return redact_short(" ".join(text.split()), limit)
+
+
 def _name(text: str) -> str:
-    return short(text, 40) or "?"
+    return _free(text) or "?"
 
 
 def _duration(seconds: float | None) -> str:
@@ -422,7 +430,7 @@ def _backend_details(b: Backend) -> Mapping[str, object]:
         "pid": b.pid,
         "backend_user": _name(b.user),
         "database": _name(b.database),
-        "application": short(b.application, 40),
+        "application": _free(b.application),
         "state": b.state,
         "query": "" if b.query_hidden else short(b.query),
     }
@@ -535,23 +543,57 @@ class ResetStatements:
 
 # EXPLAIN --------------------------------------------------------------------------------
 
+_PLAN_SQL = MARKER + "plan\n"  # every statement of a plan is marked as perftop's own
+
 
 async def _set_local(conn: asyncpg.Connection[Any], **settings: str) -> None:
     for name, value in settings.items():
-        await conn.execute("SELECT set_config($1, $2, true)", name, value)
+        await conn.execute(_PLAN_SQL + "SELECT set_config($1, $2, true)", name, value)
+
+
+def _rights_line(assessment: Assessment | None) -> str:
+    """Whose rights the statement's code gets, and what of it may run, for a prompt."""
+    if assessment is None or assessment.rights is None:
+        return (
+            "perftop could not check which functions it reaches, so any function it calls "
+            "may run with the rights of perftop's role. "
+        )
+    text = f"Code in it runs with the rights of perftop's role {assessment.rights.describe()}. "
+    if assessment.foreign:
+        shown = "; ".join(short(str(f), 120) for f in assessment.foreign[:8])
+        more = f"; and {len(assessment.foreign) - 8} more" if len(assessment.foreign) > 8 else ""
+        text += f"Code outside pg_catalog that may run: {shown}{more}. "
+    elif not assessment.problems:
+        text += "It reaches nothing outside pg_catalog. "
+    if assessment.problems:
+        text += "Not checked: " + "; ".join(short(p, 160) for p in assessment.problems) + ". "
+    return text
+
+
+def _foreign_details(assessment: Assessment | None) -> dict[str, object]:
+    if assessment is None or assessment.rights is None:
+        return {"rights": "unknown"}
+    return {
+        "rights": assessment.rights.describe(),
+        "may_run": [short(str(f), 120) for f in assessment.foreign[:20]],
+    }
 
 
 @dataclass(frozen=True, slots=True)
 class ExplainAnalyze:
     """EXPLAIN (ANALYZE, BUFFERS) of a statement, which executes it, in a transaction that
     is always rolled back. Run in the statement's database (the connection must be to it)
-    and, where perftop's role may become the statement's user, as that user."""
+    and, where perftop's role may become the statement's user, as that user.
+
+    `assessment` is `plan_safety.assess(..., executes=True)` on that database, read before
+    the prompt, so the prompt can say whose rights the code gets and what code it is."""
 
     query: str
     database: str
     user: str
     connect: Connect = field(repr=False, compare=False)
     timeout_s: float = EXPLAIN_TIMEOUT_S
+    assessment: Assessment | None = None
 
     @property
     def kind(self) -> str:
@@ -579,7 +621,11 @@ class ExplainAnalyze:
             "function with side effects) still take their locks and do their work before "
             "the rollback, and sequences stay advanced. "
             f"It runs as {_name(self.user)} where perftop's role may SET ROLE to it, else as "
-            f"perftop's role; it is stopped after {_duration(self.timeout_s)} (statement_timeout) "
+            "perftop's role; SET ROLE is no sandbox (a function can switch back). "
+        )
+        text += _rights_line(self.assessment)
+        text += (
+            f"It is stopped after {_duration(self.timeout_s)} (statement_timeout) "
             f"and gives up waiting for a lock after {_duration(LOCK_TIMEOUT_S)} (lock_timeout)."
         )
         problem = explain_problem(self.query)
@@ -596,6 +642,7 @@ class ExplainAnalyze:
             "as_user": _name(self.user),
             "statement_timeout_s": self.timeout_s,
             "lock_timeout_s": LOCK_TIMEOUT_S,
+            **_foreign_details(self.assessment),
         }
 
     async def perform(self, approval: Approval) -> str:
@@ -642,48 +689,160 @@ class ExplainAnalyze:
         return f"EXPLAIN ANALYZE as {who}, rolled back:\n{plan}"
 
 
+@dataclass(frozen=True, slots=True)
+class PlanStatement:
+    """EXPLAIN without executing, of a statement that reaches code outside pg_catalog (or
+    that perftop could not check): planning may run that code with perftop's rights, so it
+    goes through the gate. `assessment` is what the check found, shown in the prompt; the
+    plan is refused when, by the time it runs, the statement reaches more than that.
+
+    `perform` returns how the plan was made on the first line, then the plan."""
+
+    query: str
+    database: str
+    user: str
+    server_version_num: int
+    assessment: Assessment
+    connect: Connect = field(repr=False, compare=False)
+
+    @property
+    def kind(self) -> str:
+        return "pg-plan"
+
+    @property
+    def target(self) -> str:
+        return f"`{short(self.query)}` ({_name(self.user)} on {_name(self.database)})"
+
+    @property
+    def title(self) -> str:
+        return "EXPLAIN (plan only): may run code while planning"
+
+    def describe(self) -> str:
+        return (
+            f"Plan `{short(self.query)}` in database {_name(self.database)} with EXPLAIN, "
+            "without executing it. The planner evaluates calls of IMMUTABLE functions on "
+            "constants (and inlines SQL functions), so code may run while planning. "
+            + _rights_line(self.assessment)
+            + "The plan is made in a read-only transaction that is rolled back, but a "
+            "function can still read files or call server functions with those rights, "
+            "and SET ROLE would not stop it."
+        )
+
+    def details(self) -> Mapping[str, object]:
+        return {
+            "query": short(self.query),
+            "database": _name(self.database),
+            "user": _name(self.user),
+            **_foreign_details(self.assessment),
+        }
+
+    async def perform(self, approval: Approval) -> str:
+        approval.check()
+        async with _connection(self.connect) as conn:
+            database = await conn.fetchval(_PLAN_SQL + "SELECT current_database()")
+            if database != self.database:
+                raise PostgresActionError(
+                    f'not planned: the statement ran in database "{_name(self.database)}" '
+                    f'but this connection is to "{_name(database)}"'
+                )
+            now = await assess(conn, self.query)
+            added = sorted(set(now.foreign) - set(self.assessment.foreign))
+            if added:
+                raise PostgresActionError(
+                    "not planned: since the prompt it reaches more code outside pg_catalog: "
+                    + "; ".join(short(str(f), 120) for f in added[:5])
+                )
+            plan, how = await generic_plan(conn, self.query, self.server_version_num, approved=True)
+        if plan is None:
+            raise PostgresActionError(how)
+        return f"{how}\n{plan}"
+
+
 async def generic_plan(
     conn: asyncpg.Connection[Any],
     query: str,
     server_version_num: int,
     *,
     timeout_ms: int = GENERIC_PLAN_TIMEOUT_MS,
+    approved: bool = False,
 ) -> tuple[str | None, str]:
     """A plan for `query` without executing it: `(plan, how)` or `(None, why not)`.
 
-    A statement with `$n` parameters needs EXPLAIN (GENERIC_PLAN), PostgreSQL 16+; one
-    without them gets a plain EXPLAIN on any version. Runs in a read-only transaction that
-    is rolled back, with a short statement_timeout and lock_timeout, on `conn` as it is
-    (its database and role: the caller picks a connection to the statement's database).
-    Needs no approval: nothing is executed. Server errors come back as `(None, reason)`.
+    Unless `approved`, only a statement `plan_safety.assess` clears (nothing in it reaches
+    code outside pg_catalog) is planned; the check runs inside the plan's own transaction.
+    A statement with `$n` parameters is prepared and explained as a generic plan
+    (`plan_cache_mode = force_generic_plan`, `EXPLAIN EXECUTE name(NULL, …)`), which works
+    on every version from 12; one without them gets a plain EXPLAIN. Runs in a read-only
+    transaction that is rolled back, with a short statement_timeout and lock_timeout, on
+    `conn` as it is (its database and role: the caller picks a connection to the
+    statement's database). Nothing the server or the driver says raises: it comes back as
+    `(None, reason)`.
     """
     shape = scan_sql(query)
     problem = _problem(shape, parameters_ok=True)
     if problem is not None:
         return None, problem
-    if shape.parameters and server_version_num < 160000:
-        major = server_version_num // 10000
-        return None, (
-            "a plan without values for $1… needs EXPLAIN (GENERIC_PLAN), PostgreSQL 16 or "
-            f"later; this server is {major}"
-        )
     if conn.is_in_transaction():
         raise ValueError("generic_plan needs a connection outside any transaction")
-    options = "GENERIC_PLAN" if shape.parameters else "COSTS"
-    how = "generic plan (not executed)" if shape.parameters else "estimated plan (not executed)"
-    await conn.execute("BEGIN READ ONLY")
+    try:
+        return await _plan(conn, shape, timeout_ms=timeout_ms, approved=approved)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - server and driver errors alike, in words
+        return None, f"EXPLAIN failed: {redact(str(exc)) or type(exc).__name__}"
+
+
+async def _plan(
+    conn: asyncpg.Connection[Any], shape: SqlShape, *, timeout_ms: int, approved: bool
+) -> tuple[str | None, str]:
+    name = f"perftop_plan_{secrets.token_hex(6)}"
+    prepared = False
+    await conn.execute(_PLAN_SQL + "BEGIN READ ONLY")
     try:
         await _set_local(
             conn,
             statement_timeout=str(timeout_ms),
             lock_timeout=str(min(timeout_ms, int(LOCK_TIMEOUT_S * 1000))),
+            # The text is parsed (by pglast and by the server) with standard strings, so a
+            # backslash cannot make the server see a different statement than the check.
+            standard_conforming_strings="on",
         )
-        rows = await conn.fetch(f"EXPLAIN ({options}) " + shape.body)
-    except asyncpg.PostgresError as exc:
-        return None, f"EXPLAIN failed: {redact(str(exc))}"
+        if not approved:
+            verdict = await assess(conn, shape.body)
+            if not verdict.safe:
+                return None, f"plan not fetched: {verdict.why()}"
+        if not shape.parameters:
+            rows = await conn.fetch(_PLAN_SQL + "EXPLAIN (COSTS) " + shape.body)
+            return "\n".join(str(r[0]) for r in rows), "estimated plan (not executed)"
+        await _set_local(conn, plan_cache_mode="force_generic_plan")
+        # fetch, the extended protocol: the server takes exactly one statement.
+        await conn.fetch(f"{_PLAN_SQL}PREPARE {name} AS {shape.body}")
+        prepared = True
+        types = await conn.fetch(_PARAMETER_TYPES, name)
+        if not approved:
+            outside = [f"${r['n']} is {r['type']}" for r in types if r["schema"] != CATALOG]
+            if outside:
+                return None, (
+                    "plan not fetched: a parameter's type is outside pg_catalog (its checks "
+                    f"would run): {', '.join(outside)}"
+                )
+        nulls = f"({', '.join('NULL' for _ in types)})" if types else ""
+        rows = await conn.fetch(f"{_PLAN_SQL}EXPLAIN EXECUTE {name}{nulls}")
+        return "\n".join(str(r[0]) for r in rows), "generic plan (not executed)"
     finally:
         await _rollback(conn)
-    return "\n".join(str(r[0]) for r in rows), how
+        if prepared and not conn.is_closed():
+            await conn.execute(f"{_PLAN_SQL}DEALLOCATE {name}")  # PREPARE outlives a rollback
+
+
+_PARAMETER_TYPES = f"""{MARKER}plan: parameter types
+SELECT p.n, format_type(p.t, NULL) AS type, n.nspname AS schema
+FROM pg_prepared_statements s,
+     unnest(s.parameter_types::oid[]) WITH ORDINALITY AS p(t, n)
+     JOIN pg_type t ON t.oid = p.t JOIN pg_namespace n ON n.oid = t.typnamespace
+WHERE s.name = $1
+ORDER BY p.n
+"""
 
 
 # The extension --------------------------------------------------------------------------
