@@ -19,7 +19,14 @@ from perftop.collectors.postgres.connect import (
 )
 from perftop.collectors.postgres.statements import StatementsCollector
 
-from .pg_cluster import PgCluster, free_port, throwaway_cluster
+from .pg_cluster import (
+    PGSS_DEFAULT,
+    SUPPORTED_MAJORS,
+    PgCluster,
+    free_port,
+    pgss_versions,
+    throwaway_cluster,
+)
 from .support import run
 
 # The file choice, for every extension version a supported server (14-18) may have --------
@@ -48,9 +55,11 @@ def test_info_file_follows_the_extension_version(version: str, expected: str) ->
     assert queries.choose("info", "pgss", queries.parse_version(version)) == expected
 
 
-@pytest.mark.parametrize("major", [14, 15, 16, 17, 18])
+@pytest.mark.parametrize("major", SUPPORTED_MAJORS)
 def test_activity_file_for_every_supported_server(major: int) -> None:
     assert queries.choose("activity", "server", (major,)) == "activity.server-14.sql"
+    quiet = "quiet.server-14.sql" if major == 14 else "quiet.server-15.sql"
+    assert queries.choose("quiet", "server", (major,)) == quiet
 
 
 def test_too_old_a_version_is_refused_in_words() -> None:
@@ -60,10 +69,23 @@ def test_too_old_a_version_is_refused_in_words() -> None:
     assert queries.parse_version("17beta1") == (17,)
 
 
-@pytest.mark.parametrize("version", ["1.4", "1.8", "1.9", "1.10"])
+# Every major installs the old extension versions too (a database upgraded with the server
+# keeps its extension's version): each file, and each version where a file starts or its
+# columns change, on each major.
+COLUMN_SETS = ("1.4", "1.8", "1.9", "1.10", "1.11", "1.12")
+
+
+@pytest.mark.parametrize(
+    ("pg_major_cluster", "version"),
+    [(m, v) for m in SUPPORTED_MAJORS for v in COLUMN_SETS if v in pgss_versions(m)],
+    ids=lambda p: f"pg{p}" if isinstance(p, int) else p,
+    indirect=["pg_major_cluster"],
+)
 @run
-async def test_each_column_set_runs_on_the_real_server(pg_cluster: PgCluster, version: str) -> None:
-    """PostgreSQL 15 still installs old extension versions: every file is run for real."""
+async def test_each_column_set_runs_on_the_real_server(
+    pg_major_cluster: PgCluster, version: str
+) -> None:
+    pg_cluster = pg_major_cluster
     name = "pgss_" + version.replace(".", "_")
     pg_cluster.create_database(name)
     pg_cluster.psql(f"CREATE EXTENSION pg_stat_statements VERSION '{version}'", name)
@@ -85,6 +107,7 @@ async def test_each_column_set_runs_on_the_real_server(pg_cluster: PgCluster, ve
     assert rate.calls == 6
     assert after_reset.reset_seen  # from stats_reset (1.9+) or counters going down (older)
     assert (sample.dealloc is None) == (version in ("1.4", "1.8"))
+    assert rate.key.toplevel and rate.total_ms > 0
 
 
 # Where to connect -----------------------------------------------------------------------------
@@ -211,8 +234,8 @@ async def test_role_does_not_exist(pg_cluster: PgCluster) -> None:
 
 
 @run
-async def test_extension_not_installed_in_the_database(pg_cluster: PgCluster) -> None:
-    dsn = pg_cluster.create_database("no_pgss")
+async def test_extension_not_installed_in_the_database(pg_major_cluster: PgCluster) -> None:
+    dsn = pg_major_cluster.create_database("no_pgss")
     collector = StatementsCollector(resolve_target(dsn))
     activity = ActivityCollector(resolve_target(dsn))
     try:
@@ -229,8 +252,11 @@ async def test_extension_not_installed_in_the_database(pg_cluster: PgCluster) ->
 
 
 @run
-async def test_extension_not_preloaded() -> None:
-    with throwaway_cluster(extra_config="shared_preload_libraries = ''\n") as cluster:
+async def test_extension_not_preloaded(pg_major_cluster: PgCluster) -> None:
+    """A server of its own, of each major (pg_major_cluster: that major's binaries exist)."""
+    with throwaway_cluster(
+        major=pg_major_cluster.major, extra_config="shared_preload_libraries = ''\n"
+    ) as cluster:
         for dsn in (cluster.dsn, cluster.create_database("bare")):
             collector = StatementsCollector(resolve_target(dsn))
             try:
@@ -282,7 +308,9 @@ async def test_a_slow_query_is_cut_by_statement_timeout(pg_cluster: PgCluster) -
 
 
 @run
-async def test_privileges_detected(pg_cluster: PgCluster) -> None:
+async def test_privileges_detected(pg_major_cluster: PgCluster) -> None:
+    pg_cluster = pg_major_cluster
+    major = pg_cluster.major
     expected = {
         pg_cluster.create_role("priv_plain"): False,
         pg_cluster.create_role("priv_stats", read_all_stats=True): True,
@@ -296,8 +324,8 @@ async def test_privileges_detected(pg_cluster: PgCluster) -> None:
         finally:
             await link.close()
         assert link.info is not None and link.info.can_read_all_stats is can, dsn
-        assert link.info.pgss_preloaded and link.info.pgss_version == "1.10"
-        assert link.info.version.startswith("15.") and link.info.version_num // 10000 == 15
+        assert link.info.pgss_preloaded and link.info.pgss_version == PGSS_DEFAULT[major]
+        assert link.info.version.startswith(f"{major}.") and link.info.version_num // 10000 == major
 
 
 # A network stall: a real TCP proxy that stops forwarding --------------------------------------
