@@ -36,6 +36,8 @@ from perftop.actions.process import (
 from perftop.collectors.stacks.pyspy import continue_if_stopped, process_state
 
 NS_LAST_PID = Path("/proc/sys/kernel/ns_last_pid")
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+REAL_KILL = os.kill  # for clean-up, whatever a test patched
 
 needs_pid_control = pytest.mark.skipif(
     not os.access(NS_LAST_PID, os.W_OK),
@@ -93,8 +95,22 @@ def children() -> Iterator[list[subprocess.Popen[bytes]]]:
     yield made
     for proc in made:
         if proc.poll() is None:
-            proc.kill()
+            REAL_KILL(proc.pid, signal.SIGKILL)
         proc.wait()
+
+
+def after_its_start_tick(proc: subprocess.Popen[bytes]) -> None:
+    """Wait until the clock has passed the tick `proc` started in. A process started in the
+    same tick with the same pid has the same identity (pid, start time): no check based on
+    the start time can tell them apart, so the tests of that check leave a tick between."""
+    start = read_start_time(proc.pid)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+        if uptime * CLK_TCK > start + 2:
+            return
+        time.sleep(0.005)
+    raise AssertionError("the clock did not move")
 
 
 def target_of(proc: subprocess.Popen[bytes]) -> ProcessTarget:
@@ -142,6 +158,7 @@ def test_a_pid_reused_before_the_prompt_is_refused_when_the_target_is_made(
 ) -> None:
     seen = sleeper()
     start = read_start_time(seen.pid)
+    after_its_start_tick(seen)
     seen.kill()
     seen.wait()
     newcomer = spawn_at(seen.pid)
