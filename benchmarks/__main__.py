@@ -8,6 +8,8 @@
     python -m benchmarks pg-screen [ARGS] the queries screen's CPU per tick
     python -m benchmarks stacks-pane [ARGS] the Stacks screen's CPU per refresh
     python -m benchmarks profile-tui [ARGS] where the dashboard's CPU per refresh goes
+    python -m benchmarks first-frame [ARGS] launch to a drawn CPU and memory pane, in tmux,
+                                          perftop beside glances, htop and top
 
 Each part has its own `--help` and `--quick`.
 """
@@ -24,6 +26,7 @@ PARTS = {
     "pg-screen": "pg_screen",
     "stacks-pane": "stacks_pane",
     "profile-tui": "profile_tui",
+    "first-frame": "first_frame",
 }
 
 

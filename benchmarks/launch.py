@@ -11,7 +11,8 @@ Two workloads, because pyinstrument's cost grows with the rate of Python functio
 
     python -m benchmarks.launch [--seconds 3] [--repeats 5] [--python PATH ...] [--json PATH]
 
-Every interpreter given needs pyinstrument installed; by default only perftop's own.
+Every interpreter given needs pyinstrument 5.0-5.1, its own or perftop's lent to it (same
+Python version); by default only perftop's own.
 Prints one Markdown table on stdout; progress on stderr.
 """
 
@@ -142,7 +143,7 @@ def measure(python: str, workload: str, seconds: float, repeats: int, work: Path
     return Result(
         python=python,
         version=version,
-        pyinstrument=check_pyinstrument(python),
+        pyinstrument=check_pyinstrument(python)[0],
         workload=workload,
         plain=plain_median,
         agent=agent_median,

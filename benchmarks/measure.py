@@ -9,9 +9,9 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from . import probes
+from . import probes, tmux
 from .subjects import Subject
-from .terminal import PtySession
+from .terminal import COLUMNS, LINES, PtySession
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +144,11 @@ def _token_under(row: str, span: tuple[int, int]) -> str:
     return ""
 
 
+def panes_ready(lines: Sequence[str], panes: Sequence[str]) -> bool:
+    """Whether every pattern of `panes` (the CPU and the memory pane) matches a line."""
+    return all(any(re.search(pattern, line) for line in lines) for pattern in panes)
+
+
 def first_frame(
     subject: Subject,
     env: Mapping[str, str],
@@ -151,23 +156,38 @@ def first_frame(
     timeout: float = 20.0,
     cwd: str | None = None,
 ) -> tuple[Spread | None, str | None]:
-    """Seconds from launch until the screen first shows the process table with data.
+    """Seconds from launch until the CPU and the memory pane are drawn with figures.
 
-    Over `launches` launches; returns their spread, or None and what the screen showed.
+    In a 120x40 tmux window (`benchmarks.tmux`), where tmux is installed; in a pty read
+    by an emulator otherwise. Over `launches` launches; returns their spread, or None and
+    what the screen showed.
     """
 
     def check(lines: Sequence[str]) -> bool:
-        return table_ready(lines, subject.header)
+        return panes_ready(lines, subject.panes)
 
     times = []
     for _ in range(launches):
-        with PtySession(subject.argv, {**env, **subject.env}, emulate=True, cwd=cwd) as session:
-            took = session.wait_for(check, timeout)
-            if took is None:
-                screen = " | ".join(line.strip() for line in session.display() if line.strip())
-                return None, f"no table within {timeout:g} s; screen: {screen[-300:]}"
-            times.append(took)
+        if tmux.available():
+            with tmux.TmuxWindow(env) as window:
+                window.launch(subject.argv, subject.env, cwd)
+                took = window.wait_for(check, timeout)
+                screen = window.screen() if took is None else []
+        else:
+            with PtySession(subject.argv, {**env, **subject.env}, emulate=True, cwd=cwd) as pty:
+                took = pty.wait_for(check, timeout)
+                screen = pty.display() if took is None else []
+        if took is None:
+            shown = " | ".join(line.strip() for line in screen if line.strip())
+            return None, f"no CPU and memory pane within {timeout:g} s; screen: {shown[-300:]}"
+        times.append(took)
     return Spread.of(times), None
+
+
+def terminal() -> str:
+    """Where first frames are measured."""
+    where = "tmux" if tmux.available() else "a pty (no tmux here)"
+    return f"{where}, {COLUMNS}x{LINES}"
 
 
 def tick_cost(ticks: int, spacing: float) -> tuple[Spread, Spread, dict[str, float], int]:

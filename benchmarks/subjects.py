@@ -18,6 +18,10 @@ from pathlib import Path
 CACHE = Path(__file__).resolve().parent / ".cache"
 GLANCES_VENV = CACHE / "glances-venv"
 REPO = Path(__file__).resolve().parent.parent
+HTOP_CPU = r"\b\d+\s*\[[^\]]*\d%\]"  # a core's meter: `0[|||   12.5%]`
+HTOP_MEMORY = r"\bMem\s*\[[^\]]*\d[^\]]*\]"  # `Mem[|||   381M/24G]`
+GLANCES_PANES = (r"\bCPU\b.*\d%", r"\bMEM\b.*\d%")  # `CPU  [ 12%]`, `MEM  [  3.1%]`
+TOP_PANES = (r"%Cpu\(s\):\s*\d", r"\bMem\s*:\s*\d")  # `%Cpu(s):  3.0 us`, `MiB Mem : 24105.0`
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +35,9 @@ class Subject:
     env: dict[str, str] = field(default_factory=dict)  # added to the common environment
     # Words the process table's header line shows (glances leaves COMMAND unlabelled).
     header: tuple[str, ...] = ("PID", "COMMAND")
+    # The first frame is done when a line matches each: the CPU and the memory pane drawn
+    # with figures (the defaults are htop's meters, which perftop's panes also draw).
+    panes: tuple[str, ...] = (HTOP_CPU, HTOP_MEMORY)
 
     @property
     def available(self) -> bool:
@@ -89,7 +96,12 @@ def top() -> Subject:
     if path is None:
         return Subject("top", reason="not available: top is not installed")
     version = _run([path, "-V"]).stdout.strip().splitlines()
-    return Subject("top", (path, "-d", "1"), version=version[0] if version else "")
+    return Subject(
+        "top",
+        (path, "-d", "1"),
+        version=version[0] if version else "",
+        panes=TOP_PANES,
+    )
 
 
 def htop(install: bool) -> Subject:
@@ -126,6 +138,7 @@ def glances(install: bool) -> Subject:
         (str(exe), "-t", "1", "--disable-check-update"),
         version=version[0] if version else "",
         header=("PID", "USER"),
+        panes=GLANCES_PANES,
     )
 
 
