@@ -14,7 +14,6 @@ through the gate all the same so that the audit file has the end of every attach
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -23,7 +22,8 @@ from ..collectors.stacks.pyspy import (
     AttachPermit,
     PySpyOptions,
     PySpySampler,
-    classify,
+    TargetEnded,
+    check_attach,
     continue_if_stopped,
     find_pyspy,
 )
@@ -106,22 +106,13 @@ class AttachPySpy:
         # the sampler's first failure: not Python, permission denied, py-spy missing.
         exe = find_pyspy(self.pyspy)
         try:
-            done = subprocess.run(
-                [exe, "dump", "--nonblocking", "--pid", str(self.process.pid)],
-                capture_output=True,
-                text=True,
-                timeout=10,
-                check=False,
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise CollectorError("py-spy did not answer within 10 s") from exc
+            check_attach(exe, self.process.pid)
+        except TargetEnded as exc:
+            raise CollectorError(
+                f"process {self.process.pid} has exited: nothing was done"
+            ) from exc
         finally:
             continue_if_stopped(permit)
-        if done.returncode != 0:
-            failure = classify(self.process.pid, done.returncode, done.stderr + done.stdout)
-            if isinstance(failure, CollectorError):
-                raise failure
-            raise CollectorError(f"process {self.process.pid} has exited: nothing was done")
         self._permits.append(permit)
         mode = "blocking" if self.blocking else "nonblocking"
         return f"py-spy attached to {self.process.pid} ({self.rate} Hz, {mode})"

@@ -7,11 +7,17 @@ detaches (also through the gate), and the section is built from the store:
     {"pid": 1234, "command": "<redacted>", "mode": "py-spy", "options": ["100 Hz", ...],
      "seconds": 5.1, "samples": 510, "requested_rate": 100.0, "achieved_rate": 99.2,
      "coverage": 0.99, "ended": false, "notice": "", "resumed": 0,
+     "windows_tried": 6, "windows_lost": 1, "lost": "1 of 6 windows lost",
+     "last_failure": "py-spy failed: Failed to get stack traces",
      "threads": [{"name": "MainThread", "thread_id": 12, "samples": 510, "idle": 0}],
      "top_own": [{"name": "burn_cpu", "file": "burn.py", "own": 500, "total": 500,
                   "own_percent": 98.0, "total_percent": 98.0}, ...],      # at most 20
      "top_total": [...],
      "error": null}
+
+A window none of whose reads succeeded (py-spy retries a failed read at once) is lost: it
+is counted in "windows_lost" and the section still stands; only when every window was lost
+is the section an error ("py-spy failed: ... (all 6 windows lost)").
 
 On refusal or failure every number is absent and "error" says why.
 """
@@ -37,6 +43,8 @@ def section(sample: StackSample | None, status_message: str = "") -> dict[str, o
     """The stack section from the sampler's latest sample (None: `status_message` says why)."""
     if sample is None:
         return {"error": status_message or "no stack samples"}
+    if sample.windows_lost and sample.windows_lost == sample.windows_tried:
+        return {"pid": sample.target.pid, "error": f"{sample.last_failure} ({sample.lost_text})"}
     profile = merge(sample.windows)
     return {
         "pid": sample.target.pid,
@@ -51,6 +59,10 @@ def section(sample: StackSample | None, status_message: str = "") -> dict[str, o
         "ended": sample.ended,
         "notice": sample.notice,
         "resumed": sample.resumed,
+        "windows_tried": sample.windows_tried,
+        "windows_lost": sample.windows_lost,
+        "lost": sample.lost_text,
+        "last_failure": sample.last_failure,
         "threads": [dataclasses.asdict(t) for t in profile.threads],
         "top_own": [dataclasses.asdict(s) for s in profile.top_functions("own", TOP)],
         "top_total": [dataclasses.asdict(s) for s in profile.top_functions("total", TOP)],
@@ -77,6 +89,7 @@ async def stacks_section(
     if not outcome.ok:
         return {"pid": pid, "error": outcome.error or "attaching py-spy was declined"}
     sampler = attach.sampler(window=window)
+    sampler.give_up_after = None  # every window is tried; the section fails if none worked
     store = Store(history_len=2)
     try:
         for _ in range(max(1, math.ceil(seconds / window))):

@@ -86,3 +86,15 @@ class StackSample:
     coverage: float = 0.0  # sampled seconds / wall seconds since the start
     threads: tuple[str, ...] = field(default=())  # every thread name seen
     resumed: int = 0  # SIGCONTs perftop sent because a window left the target stopped
+    windows_tried: int = 0  # sampling windows begun (py-spy), the lost ones included
+    windows_lost: int = 0  # windows of which no read succeeded, even retried at once
+    last_failure: str = ""  # why the latest lost window was lost, in plain words
+
+    @property
+    def lost_text(self) -> str:
+        """ "2 of 6 windows lost" (empty when none was)."""
+        if not self.windows_lost:
+            return ""
+        if self.windows_lost == self.windows_tried > 1:
+            return f"all {self.windows_tried} windows lost"
+        return f"{self.windows_lost} of {self.windows_tried} windows lost"

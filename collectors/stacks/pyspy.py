@@ -49,6 +49,7 @@ import os
 import re
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -322,6 +323,27 @@ class TargetEnded(Exception):
     """The target process exited."""
 
 
+class ReadFailed(CollectorError):
+    """One read of the stacks failed for a reason that says nothing about the process.
+
+    Under load, a thread that ends while py-spy reads it makes the read fail ("Failed to get
+    stack traces ... Bad address"): measured on the standard library's threaded http.server
+    under a client loop, 9 of 60 `py-spy dump` calls. The next read usually works, so such a
+    failure is retried at once, and a window that stays failed is a lost window, not a
+    failed profile.
+    """
+
+
+ATTEMPTS = 3
+"""Reads of one window (or one dump) before it counts as lost: the first and two retries."""
+
+MIN_READ = 0.05
+"""Seconds of a window that must be left to start another read of it."""
+
+GIVE_UP_AFTER = 3
+"""Lost windows in a row, with none ever sampled, after which the sampler is failing."""
+
+
 def permission_message(pid: int) -> str:
     """What denied the attach, and what would fix it."""
     scope = ptrace_scope()
@@ -361,7 +383,34 @@ def classify(pid: int, returncode: int, output: str) -> CollectorError | TargetE
     if "failed to find python version" in lower or "failed to find a python interpreter" in lower:
         return CollectorError(f"process {pid} is not a Python process (py-spy: {first})")
     detail = first or f"exit status {returncode}"
-    return CollectorError(f"py-spy failed: {detail}")
+    return ReadFailed(f"py-spy failed: {detail}")
+
+
+def check_attach(exe: str, pid: int, timeout: float = 10.0) -> None:
+    """A quick nonblocking dump, to find out before sampling what would otherwise be the
+    first window's failure: not Python, permission denied, the process gone.
+
+    Raises that failure (a `CollectorError`, or `TargetEnded`). A read that failed for no
+    reason of the process's (`ReadFailed`) is tried again, up to `ATTEMPTS` in all; if
+    every one failed so, the attach goes on all the same: py-spy found a Python process it
+    may read, and the windows will tell whether it can be sampled.
+    """
+    for _ in range(ATTEMPTS):
+        try:
+            done = subprocess.run(
+                [exe, "dump", "--nonblocking", "--pid", str(pid)],
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise CollectorError(f"py-spy did not answer within {timeout:g} s") from exc
+        if done.returncode == 0:
+            return
+        failure = classify(pid, done.returncode, done.stderr + done.stdout)
+        if not isinstance(failure, ReadFailed):
+            raise failure
 
 
 def find_pyspy(explicit: str | None = None) -> str:
@@ -424,6 +473,10 @@ class PySpySampler:
         self._sampled = 0.0
         self._first: float | None = None
         self._threads: set[str] = set()
+        self.windows_tried = 0
+        self.windows_lost = 0
+        self.last_failure = ""
+        self.give_up_after: int | None = GIVE_UP_AFTER  # None: never (headless decides)
         self._running: _Running | None = None
         self._tmp = tempfile.TemporaryDirectory(prefix="perftop-pyspy-")
         self._count = 0
@@ -474,52 +527,101 @@ class PySpySampler:
             raise
 
     async def _collect(self) -> StackSample:
-        if self._running is None:
-            self._running = await self._start()
-        running = self._running
-        remaining = self.window - (time.monotonic() - running.began)
-        try:
-            await asyncio.wait_for(running.process.wait(), timeout=max(0.0, remaining))
-        except asyncio.TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                running.process.send_signal(signal.SIGINT)
-        returncode, output = await self._finish(running)
-        duration = time.monotonic() - running.began
-        self._running = None
-        resumed = self._resume()
-        gone = not alive(self.pid, self.start_ticks)
-        window_ok = returncode in (0, -signal.SIGINT) or running.path.exists()
-        if not self.detached and not gone and window_ok:
-            # The next window starts before this one is parsed, to keep the gap small.
-            self._running = await self._start()
-        if window_ok and running.path.exists():
-            text = await asyncio.to_thread(running.path.read_text, errors="replace")
-            running.path.unlink(missing_ok=True)
-            window = parse_raw(
-                text, running.started, duration, running.options.rate, running.options.gil
-            )
-            window = replace(window, errors=parse_errors(output))
-            self._add(window)
-        if gone:
-            self.ended = True
-            return self._sample(resumed)
-        if not window_ok:
+        """One window: py-spy until the window's time is up. A read that fails for no reason
+        of the process's (`ReadFailed`) is started again at once for what is left of the
+        window, up to `ATTEMPTS` reads; a window none of whose reads succeeded is lost."""
+        self.windows_tried += 1
+        ends: float | None = None
+        resumed = False
+        for _ in range(ATTEMPTS):
+            if self._running is None:
+                self._running = await self._start()
+            running = self._running
+            if ends is None:
+                ends = running.began + self.window
+            returncode, output = await self._wait(running, ends)
+            duration = time.monotonic() - running.began
+            self._running = None
+            resumed = self._resume() or resumed
+            gone = not alive(self.pid, self.start_ticks)
+            if returncode in (0, -signal.SIGINT) or running.path.exists():
+                if not self.detached and not gone:
+                    # The next window starts before this one is parsed, to keep the gap small.
+                    self._running = await self._start()
+                await self._read(running, duration, output)
+                self.ended = gone
+                return self._sample(resumed)
+            if gone:
+                self.ended = True
+                return self._sample(resumed)
             failure = classify(self.pid, returncode, output)
             if isinstance(failure, TargetEnded):
                 self.ended = True
                 return self._sample(resumed)
-            raise failure
-        return self._sample(resumed)
+            if not isinstance(failure, ReadFailed):
+                raise failure
+            self.last_failure = str(failure)
+            if self.detached or ends - time.monotonic() < MIN_READ:
+                break
+        assert ends is not None
+        return await self._lost(ends, resumed)
+
+    async def _wait(self, running: _Running, ends: float) -> tuple[int, str]:
+        """Let py-spy sample until `ends` (monotonic), then stop it with SIGINT."""
+        try:
+            timeout = max(0.0, ends - time.monotonic())
+            await asyncio.wait_for(running.process.wait(), timeout=timeout)
+        except asyncio.TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                running.process.send_signal(signal.SIGINT)
+        return await self._finish(running)
+
+    async def _read(self, running: _Running, duration: float, output: str) -> None:
+        """Parse a finished window's file into a window kept in the history."""
+        if not running.path.exists():
+            return
+        text = await asyncio.to_thread(running.path.read_text, errors="replace")
+        running.path.unlink(missing_ok=True)
+        options = running.options
+        window = parse_raw(text, running.started, duration, options.rate, options.gil)
+        self._add(replace(window, errors=parse_errors(output)))
+
+    async def _lost(self, ends: float, resumed: bool) -> StackSample:
+        """Count a window no read of which succeeded, and wait out its time (a py-spy that
+        fails at once is not run in a loop). With no window ever sampled, `give_up_after`
+        lost windows in a row make the collector fail (its runner then backs off)."""
+        self.windows_lost += 1
+        if not self.detached:
+            await asyncio.sleep(max(0.0, ends - time.monotonic()))
+        sample = self._sample(resumed)
+        limit = self.give_up_after
+        if limit is not None and self.windows_lost == self.windows_tried >= limit:
+            raise CollectorError(f"{self.last_failure} ({sample.lost_text})")
+        return sample
 
     async def now(self) -> tuple[Stack, ...]:
         """Every thread's current stack (`py-spy dump --json`, nonblocking unless the
-        sampler is in blocking mode)."""
+        sampler is in blocking mode). A read that failed for no reason of the process's is
+        tried again at once, up to `ATTEMPTS` in all."""
         exe = find_pyspy(self.pyspy)
         args = [exe, "dump", "--json", "--pid", str(self.pid)]
         if not self.options.blocking:
             args.append("--nonblocking")
         if self.options.subprocesses:
             args.append("--subprocesses")
+        for attempt in range(1, ATTEMPTS + 1):
+            returncode, out, err = await self._dump(args)
+            if returncode == 0:
+                return parse_dump(out)
+            failure = classify(self.pid, returncode or 1, err)
+            if isinstance(failure, TargetEnded):
+                raise CollectorError(f"process {self.pid} has exited")
+            if not isinstance(failure, ReadFailed) or attempt == ATTEMPTS:
+                raise failure
+        raise AssertionError("unreachable")
+
+    async def _dump(self, args: list[str]) -> tuple[int, str, str]:
+        """Run one `py-spy dump`; killed if the caller is cancelled (nothing left behind)."""
         try:
             process = await asyncio.create_subprocess_exec(
                 *args,
@@ -529,14 +631,16 @@ class PySpySampler:
             )
         except FileNotFoundError as exc:
             raise CollectorError(f"py-spy not found: {INSTALL_HINT}") from exc
-        out, err = await process.communicate()
-        self._resume()
-        if process.returncode != 0:
-            failure = classify(self.pid, process.returncode or 1, err.decode(errors="replace"))
-            if isinstance(failure, TargetEnded):
-                raise CollectorError(f"process {self.pid} has exited")
-            raise failure
-        return parse_dump(out.decode(errors="replace"))
+        try:
+            out, err = await process.communicate()
+        except asyncio.CancelledError:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await asyncio.shield(process.wait())
+            raise
+        finally:
+            self._resume()
+        return process.returncode or 0, out.decode(errors="replace"), err.decode(errors="replace")
 
     # internals ---------------------------------------------------------------------------
 
@@ -602,4 +706,7 @@ class PySpySampler:
             coverage=min(1.0, self._sampled / wall) if wall > 0 else 0.0,
             threads=tuple(sorted(self._threads)),
             resumed=self.resumed,
+            windows_tried=self.windows_tried,
+            windows_lost=self.windows_lost,
+            last_failure=self.last_failure,
         )
