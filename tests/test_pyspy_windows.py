@@ -286,3 +286,24 @@ def test_snapshots_of_a_loaded_http_server_all_succeed(
         assert stacks["coverage"] > 0.9 * (6 - stacks["windows_lost"]) / 6
         lost += stacks["windows_lost"]
     print(f"windows lost over 4 runs of 6: {lost}")
+
+
+# On the Stacks screen --------------------------------------------------------------------------
+
+
+@run
+async def test_the_stacks_header_shows_the_lost_windows() -> None:
+    from textual.widgets import Static
+
+    from .test_stacks_screen import Host, filled, stacks_screen
+
+    app = Host(filled(windows_tried=6, windows_lost=2, last_failure="py-spy failed: x"))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        header = str(stacks_screen(app).query_one("#stacks-header", Static).render())
+        assert header.splitlines()[1].endswith(" samples · 2 of 6 windows lost")
+    app = Host(filled())
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        header = str(stacks_screen(app).query_one("#stacks-header", Static).render())
+        assert "lost" not in header

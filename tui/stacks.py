@@ -697,6 +697,9 @@ class StacksScreen(Screen[None]):
                 rate += f" of {profile.requested_rate:g} Hz"
             line.append(f" · {rate} · coverage {100 * profile.coverage:.1f}%")
             line.append(f" · {profile.samples} samples")
+        if sample is not None and sample.lost_text:
+            # A window py-spy could not read, even retried, is a gap in the profile.
+            line.append(f" · {sample.lost_text}", "bold")
         lines.append(line)
         thread = literal(self.thread) if self.thread is not None else Text("all", end="")
         line = Text(f"span {span_text(self.span)} · thread ", end="")
