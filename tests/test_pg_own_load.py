@@ -16,9 +16,10 @@ import asyncpg
 import pytest
 
 from perftop.collectors.postgres import queries
+from perftop.collectors.postgres.activity import ActivityCollector
 from perftop.collectors.postgres.connect import resolve_target
 from perftop.collectors.postgres.samples import StatementsSample
-from perftop.collectors.postgres.statements import StatementsCollector
+from perftop.collectors.postgres.statements import DEPARTED_MIN, StatementsCollector
 
 from .pg_cluster import PgCluster, find_bindir, throwaway_cluster
 from .support import run
@@ -208,3 +209,135 @@ async def test_nested_statements_of_a_long_call_are_counted_while_it_runs(
     nested = [s for s in during.statements if "FROM work WHERE" in s.query and not s.key.toplevel]
     assert calls_of(started, "FROM work WHERE") == 0
     assert not during.quiet and [s.calls for s in nested] == [1]
+
+
+IMPOSTOR = "-- perftop: not perftop at all\nSELECT count(*) FROM work WHERE n > 7"
+
+
+@run
+async def test_a_client_calling_itself_perftop_or_using_the_marker_is_seen(
+    quiet_cluster: PgCluster,
+) -> None:
+    """Neither application_name=perftop nor a statement starting with perftop's comment
+    makes a client perftop: its statements are in the table, the tick after them reads
+    pg_stat_statements, and Activity lists and counts it; perftop's own are still apart."""
+    target = resolve_target(quiet_cluster.dsn)
+    collector = StatementsCollector(target, full_every=3600.0)
+    activity = ActivityCollector(target)
+    conn = await asyncpg.connect(quiet_cluster.dsn)
+    named = await asyncpg.connect(
+        quiet_cluster.dsn, server_settings={"application_name": "perftop"}
+    )
+    marked = await asyncpg.connect(quiet_cluster.dsn)
+    try:
+        await warm(collector, conn)
+        await activity.collect()
+        await collector.collect()  # the activity collector's connection arrived: a full read
+        assert (await collector.collect()).quiet
+        # Idle afterwards with a marker-led last statement and the name "perftop": the quiet
+        # check used to take exactly that for perftop's own idle connection.
+        for _ in range(3):
+            await named.fetch(IMPOSTOR)
+        after_named = await collector.collect()
+        await marked.fetch(IMPOSTOR)
+        await marked.fetch(work(5))
+        sample = await collector.collect()
+        seen = await activity.collect()
+        perftops = collector.link.backend_pid
+    finally:
+        for c in (conn, named, marked):
+            await c.close()
+        await collector.close()
+        await activity.close()
+    assert not after_named.quiet
+    assert [s.calls for s in after_named.statements if "not perftop at all" in s.query] == [3]
+    assert not sample.quiet
+    assert [s.calls for s in sample.statements if "not perftop at all" in s.query] == [1]
+    assert calls_of(sample, "FROM work WHERE n <>") == 1
+    assert not any("not perftop at all" in s.query for s in sample.own_statements)
+    # perftop's own are still measured apart, and only they.
+    assert sample.own_statements and sample.own_ms_per_s > 0
+    assert all(queries.is_own(s.query) for s in sample.own_statements)
+    by_pid = {b.pid: b for b in seen.backends}
+    for client in (named, marked):
+        backend = by_pid[client.get_server_pid()]
+        assert backend.is_client and not backend.own
+    assert by_pid[named.get_server_pid()].application == "perftop"
+    assert perftops is not None and by_pid[perftops].own
+    assert activity.series(seen)["pg.backends.active"] == 0.0  # the idle clients, not perftop
+
+
+def test_only_the_whole_text_of_a_perftop_statement_is_perftops() -> None:
+    names = queries.sql("names")
+    as_kept = names.replace("'u'", "$1").replace("'d'", "$2")  # pg_stat_statements' form
+    assert queries.is_own(names) and queries.is_own(as_kept)
+    assert not queries.is_own(IMPOSTOR)
+    assert not queries.is_own(names + " UNION ALL SELECT 'x', 1, secret_work()")
+    assert not queries.is_own(names.replace("pg_roles", "my_roles"))
+
+
+@run
+async def test_every_text_perftop_sends_is_known_as_its_own_on_every_major(
+    pg_major_cluster: PgCluster,
+) -> None:
+    """The server keeps perftop's statements with constants as $n (and, on 18, lists of
+    them squashed): each one it holds under perftop's marker is still recognised."""
+    dsn = pg_major_cluster.dsn
+    target = resolve_target(dsn)
+    collector = StatementsCollector(target, full_every=0.0)
+    activity = ActivityCollector(target)
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("SELECT pg_stat_statements_reset()")
+        for _ in range(4):
+            await activity.collect()
+            await collector.collect()
+        # perftop's own: the role's entries but this connection's and asyncpg's set-up.
+        kept = await conn.fetch(
+            "SELECT DISTINCT query FROM pg_stat_statements WHERE query !~ $1",
+            r"^(SELECT pg_stat_statements_reset\(\)$|WITH RECURSIVE typeinfo_tree"
+            r"|SELECT\s+current_setting\(\$1\) AS cur|SELECT\s+set_config)",
+        )
+        sample = await collector.collect()
+    finally:
+        await conn.close()
+        await collector.close()
+        await activity.close()
+    texts = [r["query"] for r in kept]
+    assert len(texts) >= 4  # the check, the read, the texts, the names, activity
+    assert [t for t in texts if not queries.is_own(t)] == []
+    assert not any(queries.is_own(s.query) for s in sample.statements)
+    assert {s.query for s in sample.own_statements} <= set(texts)
+
+
+@run
+async def test_the_caches_stay_bounded_while_statements_come_and_go(
+    quiet_cluster: PgCluster,
+) -> None:
+    """Five batches of 150 statements never seen again, a reset between batches: the
+    session window, the texts and the other caches keep what can still be shown."""
+    collector = StatementsCollector(resolve_target(quiet_cluster.dsn), full_every=0.0)
+    collector.window = "session"
+    conn = await asyncpg.connect(quiet_cluster.dsn)
+    distinct = 0
+    try:
+        await warm(collector, conn)
+        for batch in range(5):
+            for width in range(1, 151):
+                # A different number of columns is a different statement (a new queryid).
+                await conn.fetch(f"SELECT {', '.join([str(batch)] * (width + 150 * batch))}")
+                distinct += 1
+            await collector.collect()
+            collector._no_text.update({-i: 0.0 for i in range(1, 500)})  # never on the server
+            await conn.execute("SELECT pg_stat_statements_reset()")
+            await collector.collect()
+        entries = len(collector._windows.last.counters) if collector._windows.last else 0
+        session = len(collector._windows.session)
+        texts, missing, own = len(collector._texts), len(collector._no_text), len(collector._own)
+    finally:
+        await conn.close()
+        await collector.close()
+    assert distinct == 750 and entries < 150
+    limit = entries + max(entries, DEPARTED_MIN)
+    assert session <= limit, (session, limit)
+    assert texts <= limit and missing <= limit and own <= limit

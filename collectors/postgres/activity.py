@@ -1,8 +1,10 @@
 """What runs on the server now: pg_stat_activity with who blocks whom.
 
 One cheap query per tick on the collector's own connection (perftop's own backend is left
-out). Without pg_read_all_stats, other users' query texts read `<insufficient privilege>`:
-those become `query=""`, `query_hidden=True`, and a notice names the missing role.
+out; perftop's other connections are marked `own`, by their backend pids: a client that
+calls itself "perftop" is a client like any other). Without pg_read_all_stats, other
+users' query texts read `<insufficient privilege>`: those become `query=""`,
+`query_hidden=True`, and a notice names the missing role.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping
 
-from .connect import Link, Target
+from .connect import Link, Target, own_backends
 from .queries import mask_sql, sql
 from .samples import ActivitySample, Backend
 
@@ -44,6 +46,7 @@ class ActivityCollector:
         started = time.monotonic()
         rows = await self.link.fetch(sql("activity", "server", (major,)))
         now = (started + time.monotonic()) / 2
+        mine = set(own_backends(self.link.target))
         backends = []
         hidden = False
         for r in rows:
@@ -67,6 +70,7 @@ class ActivityCollector:
                     query="" if query_hidden else mask_sql(query),
                     query_hidden=query_hidden,
                     blocked_by=tuple(r["blocked_by"] or ()),
+                    own=r["pid"] in mine,
                 )
             )
         notices = (activity_notice(info.user),) if not info.can_read_all_stats else ()
@@ -75,7 +79,7 @@ class ActivityCollector:
     def series(self, sample: object) -> Mapping[str, float]:
         if not isinstance(sample, ActivitySample):
             return {}
-        client = [b for b in sample.backends if b.is_client]
+        client = [b for b in sample.backends if b.is_client and not b.own]
         return {
             "pg.backends.active": float(sum(b.state == "active" for b in client)),
             "pg.backends.waiting": float(sum(bool(b.blocked_by) for b in client)),

@@ -12,6 +12,9 @@ flight, and `statement_timeout` (80 % of the refresh interval, at least 100 ms) 
 on a struggling server. A lost connection is dropped and re-opened at the next tick (the
 runner retries failing collectors with backoff); `generation` tells the collector that the
 connection is new, so it takes no rate across the gap.
+
+perftop's own load is known by the backend pids of its own connections (`own_backends`),
+never by `application_name`, which any client may set to "perftop".
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import os
 import re
 import shlex
 import time
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -260,6 +264,21 @@ def missing_extension(info: ServerInfo, preload: str | None) -> str:
     )
 
 
+_LINKS: weakref.WeakSet[Link] = weakref.WeakSet()  # every Link of this process
+
+
+def own_backends(target: Target) -> tuple[int, ...]:
+    """The backend pids of perftop's open collector connections to `target` (pids are the
+    server's: only connections to the same target are compared)."""
+    return tuple(
+        sorted(
+            link.backend_pid
+            for link in list(_LINKS)
+            if link.backend_pid is not None and link.connected and link.target == target
+        )
+    )
+
+
 class Link:
     """One connection for one collector, re-opened after it is lost."""
 
@@ -271,7 +290,9 @@ class Link:
         self.preload: str | None = None  # shared_preload_libraries, when the role may read it
         self.generation = 0  # +1 per new connection
         self.lost_at: float | None = None  # monotonic time the last connection was lost
+        self.backend_pid: int | None = None  # pg_backend_pid() of the open connection
         self._conn: asyncpg.Connection | None = None
+        _LINKS.add(self)
 
     @property
     def connected(self) -> bool:
@@ -314,6 +335,7 @@ class Link:
         except Exception as exc:  # noqa: BLE001
             conn.terminate()
             raise _explain(exc, self.target) from None
+        self.backend_pid = conn.get_server_pid()  # from the startup packet: no round trip
         self.generation += 1
         return conn
 
@@ -344,10 +366,12 @@ class Link:
         if self._conn is not None:
             self._conn.terminate()
             self._conn = None
+            self.backend_pid = None
             self.lost_at = time.monotonic()
 
     async def close(self) -> None:
         conn, self._conn = self._conn, None
+        self.backend_pid = None
         if conn is not None and not conn.is_closed():
             try:
                 await asyncio.wait_for(conn.close(), 2.0)

@@ -70,6 +70,16 @@ class StatementRate:
     temp_written_per_s: float  # temp blocks written per second (spills)
     wal_bytes_per_s: float
     plan_ms: float  # planning time in the window (0 where not tracked)
+    # The text exactly as the server holds it, when it differs from `query` (a secret value
+    # was masked there); None when `query` is that text already. Never shown or written:
+    # read it through `server_text`, and only to send the statement back to the server.
+    raw_query: str | None = field(default=None, repr=False)
+
+    @property
+    def server_text(self) -> str:
+        """The statement as the server holds it: what EXPLAIN must be given (`query` is what
+        the screen shows, secret values masked)."""
+        return self.query if self.raw_query is None else self.raw_query
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +94,7 @@ class StatementsSample:
     reset_seen: bool = False  # a pg_stat_statements_reset() was detected at this read
     dealloc: int | None = None  # entries evicted since the stats reset (pg_stat_statements_info)
     notices: tuple[str, ...] = field(default=())  # plain words: missing roles, gaps, resets
-    # perftop's own statements (texts starting with "-- perftop: "), left out of
+    # perftop's own statements (run by perftop's role, texts perftop sends), left out of
     # `statements` and `total_ms_per_s`, measured apart: "perftop's own queries: 0.4 ms/s".
     # In the "interval" window they cover the time between the last two full reads
     # (`own_seconds`): a quiet tick does not read pg_stat_statements at all.
@@ -114,6 +124,9 @@ class Backend:
     query: str  # untrusted; "" when hidden
     query_hidden: bool
     blocked_by: tuple[int, ...]  # pg_blocking_pids()
+    # One of perftop's own collector connections (by backend pid, never by application_name,
+    # which any client may set): left out of the activity figures.
+    own: bool = False
 
     @property
     def is_client(self) -> bool:

@@ -25,19 +25,29 @@ entries of their own, and their time is also inside their caller's: the share of
 the totals count top-level entries only.
 
 Texts are fetched separately, only for queryids that show up in a sample and are not cached
-yet (reading texts loads the extension's whole text file on the server).
+yet (reading texts loads the extension's whole text file on the server). A text is kept as
+the server holds it (`StatementRate.server_text`, for EXPLAIN) and as it is shown, secret
+values masked (`StatementRate.query`).
 
-perftop's own statements: every statement perftop sends starts with `MARKER` (a comment
-pg_stat_statements keeps in the text), so an entry whose text starts with it is perftop's,
-whoever ran it (queryids are learned from the texts as they are fetched; a queryid differs
-per database, as it hashes the oids of the relations read). Those entries are left out of
-the rows, shares and totals and measured apart (`own_ms_per_s`, `own_calls_per_s`,
-`own_statements`): perftop's cost stays visible and never ranks among the server's work.
+perftop's own statements: an entry is perftop's when it was run by perftop's role and its
+text is exactly one perftop sends (`queries.is_own`: the whole text, the way the server
+normalises it; a client that starts its SQL with perftop's `-- perftop:` comment is not
+perftop). pg_stat_statements has no pid, so this is the most that can be told from it;
+pg_stat_activity.query_id (14+) would name only the statement each backend runs now or ran
+last, and perftop's own backend is always running the check itself when it looks. Those
+entries are left out of the rows, shares and totals and measured apart (`own_ms_per_s`,
+`own_calls_per_s`, `own_statements`): perftop's cost stays visible and never ranks among
+the server's work.
+
+What is kept stays bounded by what can still be shown: the session window keeps every
+entry of the last read and as many departed ones again (those with the least time go
+first), and texts, texts the server did not have, and perftop's own queryids are kept only
+for entries the last read or the session window still holds.
 
 Cheap when the server is quiet: each tick first asks pg_stat_activity, in the same round
-trip as pg_stat_statements_info, whether anything but perftop may have completed a
-statement since the previous check (`sql/quiet.*.sql`: ~0.05 ms on the server, where
-reading 5,000 entries costs ~17 ms). When nothing did, the tick does not read
+trip as pg_stat_statements_info, whether anything but perftop (its backends, by pid) may
+have completed a statement since the previous check (`sql/quiet.*.sql`: ~0.05 ms on the
+server, where reading 5,000 entries costs ~17 ms). When nothing did, the tick does not read
 pg_stat_statements: the others' counters are the previous read's (their interval figures
 are exactly zero), and the sample says `quiet`. Whenever something may have run, the tick
 reads everything, so the figures stay exact. A full read happens at least every
@@ -51,18 +61,19 @@ import time
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import asyncpg
 
 from ..base import CollectorError
-from .connect import Link, Target, missing_extension
+from .connect import Link, Target, missing_extension, own_backends
 from .queries import is_own, joined, mask_sql, parse_version, sql
 from .samples import ServerInfo, StatementKey, StatementRate, StatementsSample
 
 WINDOWS = ("interval", "minute", "session", "reset")
 MINUTE = 60.0
 TEXT_RETRY = 60.0  # seconds before asking again for a text the server did not have
-MAX_TEXTS = 50_000
+DEPARTED_MIN = 100  # the session window keeps at least this many entries gone from the server
 FULL_EVERY = 10.0  # seconds: read pg_stat_statements at least this often, for the own figures
 
 RawKey = tuple[int, int, int, bool]  # userid, dbid, queryid (0: hidden), toplevel
@@ -129,6 +140,14 @@ def looks_reset(before: Read, now: Read) -> bool:
     return down * 2 > len(common)
 
 
+class Text(NamedTuple):
+    """One statement's text: as the server holds it, as it is shown, and whose it is."""
+
+    raw: str  # exactly as pg_stat_statements holds it (for EXPLAIN; never shown)
+    shown: str  # secret values masked (`raw` itself when nothing was masked)
+    own: bool  # one perftop sends (`queries.is_own`)
+
+
 @dataclass(frozen=True, slots=True)
 class _Interval:
     start: float
@@ -165,6 +184,18 @@ class Windows:
         self.session_seconds += interval.end - interval.start
         return interval
 
+    def bound(self, present: Mapping[RawKey, object], departed_min: int = DEPARTED_MIN) -> None:
+        """Keep the session window to what can still be shown: every entry in `present` (the
+        last read) and as many departed ones (reset, evicted) again, at least `departed_min`;
+        the departed with the least execution time are dropped first."""
+        limit = max(len(present), departed_min)
+        departed = [k for k in self.session if k not in present]
+        if len(departed) <= limit:
+            return
+        departed.sort(key=lambda k: self.session[k][1])
+        for key in departed[: len(departed) - limit]:
+            del self.session[key]
+
     def window(self, name: str) -> tuple[float, Mapping[RawKey, Counters]]:
         """(measured seconds, per-entry work) for "interval", "minute" or "session"."""
         if name == "interval":
@@ -190,7 +221,7 @@ def rates(
     cumulative: Mapping[RawKey, Counters],
     users: Mapping[int, str],
     databases: Mapping[int, str],
-    texts: Mapping[int, str],
+    texts: Mapping[int, Text],
 ) -> tuple[tuple[StatementRate, ...], float]:
     """StatementRates for every entry with work in the window, and the top-level ms/s."""
     top_ms = sum(w[1] for k, w in work.items() if k[3])
@@ -202,12 +233,13 @@ def rates(
             continue
         c = cumulative.get(key, w)
         blocks = w[4] + w[5]
+        text = texts.get(key[2])
         out.append(
             StatementRate(
                 key=StatementKey(key[0], key[1], key[2], key[3]),
                 user=users.get(key[0], str(key[0])),
                 database=databases.get(key[1], str(key[1])),
-                query=texts.get(key[2], ""),
+                query=text.shown if text is not None else "",
                 query_hidden=key[2] == 0,
                 seconds=seconds,
                 calls=int(calls),
@@ -223,27 +255,34 @@ def rates(
                 temp_written_per_s=w[6] * per_s,
                 wal_bytes_per_s=w[7] * per_s,
                 plan_ms=w[2],
+                raw_query=None if text is None or text.raw is text.shown else text.raw,
             )
         )
     return tuple(out), top_ms * per_s
 
 
+def is_own_key(key: RawKey, user: int | None, own: set[int]) -> bool:
+    """Whether an entry is perftop's: run by perftop's role (oid `user`), with a text
+    perftop sends (queryid in `own`)."""
+    return key[0] == user and key[2] in own
+
+
 def split_own(
-    work: Mapping[RawKey, Counters], own: set[int]
+    work: Mapping[RawKey, Counters], user: int | None, own: set[int]
 ) -> tuple[dict[RawKey, Counters], dict[RawKey, Counters]]:
-    """(the server's other work, perftop's own work) by the queryids known as perftop's."""
+    """(the server's other work, perftop's own work)."""
     others: dict[RawKey, Counters] = {}
     mine: dict[RawKey, Counters] = {}
     for key, w in work.items():
-        (mine if key[2] in own else others)[key] = w
+        (mine if is_own_key(key, user, own) else others)[key] = w
     return others, mine
 
 
-def own_deltas(before: Read, now: Read, own: set[int]) -> dict[RawKey, Counters]:
+def own_deltas(before: Read, now: Read, user: int | None, own: set[int]) -> dict[RawKey, Counters]:
     """perftop's own entries' work between two full reads (a re-created one from zero)."""
     deltas: dict[RawKey, Counters] = {}
     for key, counters in now.counters.items():
-        if key[2] not in own:
+        if not is_own_key(key, user, own):
             continue
         prior = before.counters.get(key)
         delta = counters if prior is None else _sub(counters, prior)
@@ -280,14 +319,14 @@ class StatementsCollector:
         self.watch: StatementKey | None = None
         self.text_queries = 0  # how many times texts were fetched (tests, benchmarks)
         self.full_reads = 0  # how many ticks read pg_stat_statements (tests, benchmarks)
-        self._own: set[int] = set()  # queryids whose text is perftop's
+        self._own: set[int] = set()  # queryids whose text is one perftop sends
         self._checked_at: object | None = None  # server time of the previous quiet check
         self._signature: tuple[object, object] | None = None  # (backends, sessions) then
         self._last_full: Read | None = None
         self._full_at = 0.0  # monotonic time of the last full read
         self._own_span: tuple[float, Mapping[RawKey, Counters]] = (0.0, {})
         self._windows = Windows()
-        self._texts: dict[int, str] = {}
+        self._texts: dict[int, Text] = {}
         self._no_text: dict[int, float] = {}  # queryid → when the server had no text for it
         self._users: dict[int, str] = {}
         self._databases: dict[int, str] = {}
@@ -344,7 +383,8 @@ class StatementsCollector:
             sql("quiet", "server", (info.version_num // 10000,)),
         )
         try:
-            checked, info_rows = await self._fetch(check, self._checked_at)
+            mine = list(own_backends(self.link.target))
+            checked, info_rows = await self._fetch(check, self._checked_at, mine)
             meta = info_rows[0]
             last = self._windows.last
             signature = (meta["backends"], meta["sessions"])
@@ -387,6 +427,8 @@ class StatementsCollector:
             )
         self._dealloc = dealloc
         interval = self._windows.feed(read)
+        if full:
+            self._bound(read)
         if not info.can_read_all_stats:
             notices.append(hidden_notice(info))
 
@@ -403,17 +445,18 @@ class StatementsCollector:
             seconds, work = self._windows.window(self.window)
         await self._names(k for k in work)
         await self._fetch_texts(k[2] for k, w in work.items() if w[0] > 0 or w[1] > 0)
+        user = self._own_user()
         if full:
             prior_full, self._last_full = self._last_full, read
             if prior_full is not None:
                 span = read.time - prior_full.time
-                self._own_span = (span, own_deltas(prior_full, read, self._own))
-        others, mine = split_own(work, self._own)
+                self._own_span = (span, own_deltas(prior_full, read, user, self._own))
+        others, own_work_now = split_own(work, user, self._own)
         names = (self._users, self._databases, self._texts)
         statements, total = rates(seconds, others, read.counters, *names)
         own_seconds, own_work = self._own_span
         if self.window != "interval":
-            own_seconds, own_work = seconds, mine
+            own_seconds, own_work = seconds, own_work_now
         own_statements, own_total = rates(own_seconds, own_work, read.counters, *names)
         own_calls = sum(w[0] for k, w in own_work.items() if k[3])
         sample = StatementsSample(
@@ -433,6 +476,25 @@ class StatementsCollector:
         )
         self._series = (sample, self._interval_series(interval, full))
         return sample
+
+    def _own_user(self) -> int | None:
+        """The oid of perftop's role (None until the role names are read)."""
+        info = self.link.info
+        if info is None:
+            return None
+        return next((oid for oid, name in self._users.items() if name == info.user), None)
+
+    def _bound(self, read: Read) -> None:
+        """Forget what can no longer be shown (after a full read): the session window is cut
+        to its bound, then texts, missing texts and own queryids follow the entries kept."""
+        self._windows.bound(read.counters)
+        keep = {k[2] for k in read.counters}
+        keep.update(k[2] for k in self._windows.session)
+        if len(self._texts) > len(keep):
+            self._texts = {q: t for q, t in self._texts.items() if q in keep}
+            self._own &= keep
+        if len(self._no_text) > len(keep):
+            self._no_text = {q: t for q, t in self._no_text.items() if q in keep}
 
     def _rebase(self) -> None:
         """Start over from the next read (after a gap or a reset): no rates, no own span."""
@@ -482,12 +544,12 @@ class StatementsCollector:
         query = sql("texts", "pgss", parse_version(info.pgss_version))
         self.text_queries += 1
         rows = await self.link.fetch(query, list(wanted))
-        if len(self._texts) + len(rows) > MAX_TEXTS:
-            self._texts.clear()
-        for queryid, text in rows:
-            self._texts[queryid] = mask_sql(text)
-            if is_own(text):
-                self._own.add(queryid)  # kept when the text cache is cleared
+        for queryid, raw in rows:
+            own = is_own(raw)
+            self._texts[queryid] = Text(raw, mask_sql(raw), own)
+            if own:
+                self._own.add(queryid)
+            self._no_text.pop(queryid, None)
             wanted.discard(queryid)
         for queryid in wanted:
             self._no_text[queryid] = now
@@ -498,8 +560,8 @@ class StatementsCollector:
         seconds = interval.end - interval.start
         if seconds <= 0:
             return {}
-        own = self._own
-        top = [d for k, d in interval.deltas.items() if k[3] and k[2] not in own]
+        user, own = self._own_user(), self._own
+        top = [d for k, d in interval.deltas.items() if k[3] and not is_own_key(k, user, own)]
         series = {
             "pg.ms_per_s": sum(d[1] for d in top) / seconds,
             "pg.calls_per_s": sum(d[0] for d in top) / seconds,

@@ -7,14 +7,13 @@
 -- A backend that ran something and left is seen in the count of backends and, when it
 -- also arrived since $1, in the sum of sessions (shared-memory statistics, 15+: flushed
 -- when it exits, before it is gone from pg_stat_activity).
--- perftop's idle connections (their last statement is perftop's) are left out, and so are
--- the server processes that never run SQL. NULL $1 (no previous check) is busy.
+-- perftop's own connections ($2: their backend pids, never their application_name, which
+-- anyone can set) are left out, and so are the server processes that never run SQL.
+-- NULL $1 (no previous check) is busy.
 SELECT now() AS checked_at,
        $1::timestamptz IS NULL OR EXISTS (
            SELECT 1 FROM pg_stat_activity a
-           WHERE a.pid <> pg_backend_pid()
-             AND NOT (a.application_name = 'perftop' AND a.state = 'idle'
-                      AND starts_with(a.query, '-- perftop: '))
+           WHERE a.pid <> pg_backend_pid() AND a.pid <> ALL($2::int[])
              AND (a.backend_start >= $1 OR a.state_change >= $1
                   OR (coalesce(a.state, '') NOT IN ('idle', 'idle in transaction',
                                                     'idle in transaction (aborted)')
