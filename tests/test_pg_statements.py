@@ -44,7 +44,7 @@ def pg(pg_major_cluster: PgCluster) -> PgCluster:
 # so on 18 perftop takes its own reads for the server's work (issue 8, item 7 keys them on
 # perftop's own backends instead). Strict: these pass on 18 once that lands, and then fail
 # here until this list is emptied.
-OWN_BY_MARKER_FAILS_ON = (18,)
+OWN_BY_MARKER_FAILS_ON: tuple[int, ...] = ()  # perftop keys its own on whole texts now
 
 
 def known_failure(request: pytest.FixtureRequest, pg: PgCluster, majors: tuple[int, ...]) -> None:
