@@ -544,6 +544,7 @@ class ResetStatements:
 # EXPLAIN --------------------------------------------------------------------------------
 
 _PLAN_SQL = MARKER + "plan\n"  # every statement of a plan is marked as perftop's own
+NOT_FETCHED = "plan not fetched: "  # how `generic_plan` starts its reason when the check refused
 
 
 async def _set_local(conn: asyncpg.Connection[Any], **settings: str) -> None:
@@ -810,7 +811,7 @@ async def _plan(
         if not approved:
             verdict = await assess(conn, shape.body)
             if not verdict.safe:
-                return None, f"plan not fetched: {verdict.why()}"
+                return None, NOT_FETCHED + verdict.why()
         if not shape.parameters:
             rows = await conn.fetch(_PLAN_SQL + "EXPLAIN (COSTS) " + shape.body)
             return "\n".join(str(r[0]) for r in rows), "estimated plan (not executed)"
@@ -823,8 +824,8 @@ async def _plan(
             outside = [f"${r['n']} is {r['type']}" for r in types if r["schema"] != CATALOG]
             if outside:
                 return None, (
-                    "plan not fetched: a parameter's type is outside pg_catalog (its checks "
-                    f"would run): {', '.join(outside)}"
+                    f"{NOT_FETCHED}a parameter's type is outside pg_catalog (its checks would "
+                    f"run): {', '.join(outside)}"
                 )
         nulls = f"({', '.join('NULL' for _ in types)})" if types else ""
         rows = await conn.fetch(f"{_PLAN_SQL}EXPLAIN EXECUTE {name}{nulls}")

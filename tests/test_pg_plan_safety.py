@@ -318,13 +318,16 @@ async def test_generic_plan_of_parameters_through_prepare(plan_objects: PgCluste
         assert await conn.fetchval("SHOW plan_cache_mode") == "auto"  # SET LOCAL only
 
 
+@pytest.mark.parametrize("query", ["SELECT 1 FROM plan.t", "SELECT 1 FROM plan.t WHERE id = $1"])
 @run
-async def test_a_dead_connection_is_a_reason_not_an_exception(plan_objects: PgCluster) -> None:
+async def test_a_dead_connection_is_a_reason_not_an_exception(
+    plan_objects: PgCluster, query: str
+) -> None:
     async with superuser(plan_objects) as conn:
         version = await conn.fetchval("SELECT current_setting('server_version_num')::int")
         plan_objects.psql(f"SELECT pg_terminate_backend({conn.get_server_pid()})")
-        plan, how = await generic_plan(conn, "SELECT 1 FROM plan.t WHERE id = $1", version)
-    assert plan is None and how.startswith("EXPLAIN failed: ")
+        plan, how = await generic_plan(conn, query, version)
+    assert plan is None and how.startswith("EXPLAIN failed: "), how
 
 
 # Through the gate -------------------------------------------------------------------------
@@ -371,8 +374,13 @@ def test_explain_analyze_prompt_says_whose_rights_and_what_may_run() -> None:
         Rights("postgres", True, ("pg_read_server_files",)),
         (Foreign("function", "app.evil()", "plan_app"),),
     )
-    action = ExplainAnalyze(EVIL, "perftop_test", ROLE, connection_factory(
-        resolve_target("postgresql://postgres@127.0.0.1:1/perftop_test")), assessment=verdict)
+    action = ExplainAnalyze(
+        EVIL,
+        "perftop_test",
+        ROLE,
+        connection_factory(resolve_target("postgresql://postgres@127.0.0.1:1/perftop_test")),
+        assessment=verdict,
+    )
     prompt = action.describe()
     assert (
         "rights of perftop's role postgres (a superuser; member of pg_read_server_files)" in prompt

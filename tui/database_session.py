@@ -3,18 +3,29 @@
 The collectors (statements, activity, server info) run with the others; this object turns
 the PostgreSQL screens' requests into collector settings and gate requests: cancel or
 terminate a backend, reset pg_stat_statements, EXPLAIN ANALYZE (it executes the statement),
-create the extension. The screens only show the store.
+a plan that may run code outside pg_catalog, create the extension. The screens only show the
+store.
+
+Opening a statement plans it unasked only when `plan_safety.assess` finds nothing in it that
+could run someone else's code with perftop's rights; otherwise the detail says why and its
+`P` sends a PlanStatement through the gate. EXPLAIN ANALYZE's prompt gets the same check
+(with triggers), read before the prompt is shown.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import asyncio
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 from ..actions.gate import Action
 from ..actions.postgres import (
+    NOT_FETCHED,
     CancelQuery,
+    Connect,
     CreateExtension,
     ExplainAnalyze,
+    PlanStatement,
     ResetStatements,
     TerminateBackend,
     connection_factory,
@@ -24,6 +35,7 @@ from ..actions.postgres import (
 from ..collectors.base import Collector
 from ..collectors.postgres.activity import ActivityCollector
 from ..collectors.postgres.connect import Target
+from ..collectors.postgres.plan_safety import Assessment, assess
 from ..collectors.postgres.samples import ServerInfo, StatementRate
 from ..collectors.postgres.server import ServerCollector
 from ..collectors.postgres.statements import StatementsCollector
@@ -32,6 +44,8 @@ from .query_text import QueryTextScreen
 from .statement_detail import StatementDetailScreen
 
 if TYPE_CHECKING:
+    import asyncpg
+
     from .app import PerftopApp
 
 
@@ -82,7 +96,8 @@ class DatabaseSession:
 
     def open_statement(self, rate: StatementRate) -> None:
         self.statements.watch = rate.key
-        screen = StatementDetailScreen(rate)
+        screen = StatementDetailScreen(rate, read_only=self.app.settings.read_only)
+        screen.ask_plan = lambda: self.ask_plan(screen, rate)
 
         def closed(_: object = None) -> None:
             self.statements.watch = None
@@ -90,8 +105,22 @@ class DatabaseSession:
         self.app.push_screen(screen, closed)
         self.app.run_worker(self._plan(screen, rate), group="pg")
 
+    def connect_to(self, database: str) -> Connect:
+        """A factory of new connections to `database` on this server (one per use)."""
+        return connection_factory(self.target, database=database)
+
     async def _plan(self, screen: StatementDetailScreen, rate: StatementRate) -> None:
-        """EXPLAIN without executing it (GENERIC_PLAN on 16+), on the statement's database."""
+        """EXPLAIN without executing it, on the statement's database, when nothing in it can
+        run code outside pg_catalog; else the reason, and `P` on the screen. Never raises:
+        the screen may be gone by the time the answer is there."""
+        try:
+            await self._fetch_plan(screen, rate)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - shown in words, never a crash
+            screen.show_plan(None, f"no plan: {exc}")
+
+    async def _fetch_plan(self, screen: StatementDetailScreen, rate: StatementRate) -> None:
         info = self.statements.info
         if info is None:
             screen.show_plan(None, "not connected: no plan")
@@ -99,16 +128,49 @@ class DatabaseSession:
         if rate.query_hidden or not rate.query:
             screen.show_plan(None, "the statement's text is not visible to this role")
             return
-        connect = connection_factory(self.target, database=rate.database)
         try:
-            conn = await connect()
+            conn = await self.connect_to(rate.database)()
         except Exception as exc:  # noqa: BLE001 - any failure to connect is shown in words
             screen.show_plan(None, f"cannot connect to {rate.database}: {exc}")
             return
         try:
-            plan, how = await generic_plan(conn, rate.query, info.version_num)
+            verdict = await assess(conn, rate.query)
+            if verdict.safe:
+                plan, how = await generic_plan(conn, rate.query, info.version_num)
+            else:
+                plan, how = None, NOT_FETCHED + verdict.why()
         finally:
-            await conn.close()
+            await _close(conn)
+        if plan is None and how.startswith(NOT_FETCHED):
+            why = how.removeprefix(NOT_FETCHED)
+            if verdict.safe:  # refused by the plan's own last checks (parameter types)
+                verdict = replace(verdict, problems=(why,))
+            screen.plan_refused(verdict, why)
+        else:
+            screen.show_plan(plan, how)
+
+    def ask_plan(self, screen: StatementDetailScreen, rate: StatementRate) -> None:
+        """The person asked for the plan the check refused: through the gate."""
+        info = self.statements.info
+        verdict = screen.assessment
+        if info is None or verdict is None:
+            return
+        action = PlanStatement(
+            rate.query,
+            rate.database,
+            rate.user,
+            info.version_num,
+            verdict,
+            self.connect_to(rate.database),
+        )
+        self.app.run_worker(self._plan_asked(screen, action), group="pg")
+
+    async def _plan_asked(self, screen: StatementDetailScreen, action: PlanStatement) -> None:
+        outcome = await self.app.gate.request(action)
+        if outcome.result is None:
+            self.app.report(action, outcome)
+            return
+        how, _, plan = outcome.result.partition("\n")
         screen.show_plan(plan, how)
 
     def _info(self) -> ServerInfo | None:
@@ -144,15 +206,15 @@ class DatabaseSession:
         if problem is not None:
             self.app.notify(f"EXPLAIN ANALYZE: {problem}", severity="warning", markup=False)
             return
-        action = ExplainAnalyze(
-            statement.query,
-            statement.database,
-            statement.user,
-            connection_factory(self.target, database=statement.database),
-        )
-        self.app.run_worker(self._explain(action), group="pg")
+        self.app.run_worker(self._explain(statement), group="pg")
 
-    async def _explain(self, action: ExplainAnalyze) -> None:
+    async def _explain(self, statement: StatementRate) -> None:
+        """Read what the statement reaches (for the prompt), then ask, then run."""
+        connect = self.connect_to(statement.database)
+        verdict = await _assess(connect, statement.query, executes=True)
+        action = ExplainAnalyze(
+            statement.query, statement.database, statement.user, connect, assessment=verdict
+        )
         outcome = await self.app.gate.request(action)
         if outcome.result is not None:
             self.app.push_screen(QueryTextScreen(outcome.result, "EXPLAIN ANALYZE (rolled back)"))
@@ -168,3 +230,22 @@ class DatabaseSession:
 
     def _request(self, action: Action) -> None:
         self.app._request(action)
+
+
+async def _assess(connect: Connect, query: str, *, executes: bool) -> Assessment | None:
+    """`assess` on a connection of its own; None when it cannot be read at all."""
+    try:
+        conn = await connect()
+    except Exception:  # noqa: BLE001 - the prompt says it could not check
+        return None
+    try:
+        return await assess(conn, query, executes=executes)
+    finally:
+        await _close(conn)
+
+
+async def _close(conn: asyncpg.Connection[Any]) -> None:
+    try:
+        await asyncio.wait_for(conn.close(), 2.0)
+    except Exception:  # noqa: BLE001 - a broken connection: drop it
+        conn.terminate()

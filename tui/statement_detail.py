@@ -2,12 +2,16 @@
 
 The app opens it with the `StatementRate` the person chose (and watches that statement, so
 the collector keeps the "pg.watch.*" series), calls `show(store)` on every store change and
-hands it a plan with `show_plan(text, reason)`: EXPLAIN (GENERIC_PLAN) on PostgreSQL 16+,
-otherwise the reason there is none. The text is untrusted and shown literally.
+hands it a plan with `show_plan(text, reason)`: an estimated or generic plan (EXPLAIN, never
+executed), or the reason there is none. When the plan was not fetched because planning could
+run code outside pg_catalog (`plan_refused`), the screen says why and offers `P`, which asks
+the opener (`ask_plan`) to send a PlanStatement through the gate. Results that arrive after
+the screen was closed are dropped. The text is untrusted and shown literally.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 from rich.table import Table
@@ -18,6 +22,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Sparkline, Static
 
+from ..collectors.postgres.plan_safety import Assessment
 from ..collectors.postgres.samples import StatementRate, StatementsSample
 from ..store import SourceStatus, Store
 from .pg_tables import HIDDEN_QUERY, NOT_FETCHED, WINDOWS, figure, status_text
@@ -69,6 +74,7 @@ class StatementDetailScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back", id="statement.back"),
         Binding("v", "view", "View / copy text", id="statement.view"),
+        Binding("P", "plan", "Plan (asks first)", id="pg-plan"),
     ]
     DEFAULT_CSS = """
     StatementDetailScreen #stmt-title {
@@ -89,8 +95,19 @@ class StatementDetailScreen(Screen[None]):
     StatementDetailScreen #stmt-plan.-unavailable { color: $foreground-muted; }
     """
 
-    def __init__(self, rate: StatementRate) -> None:
+    def __init__(
+        self,
+        rate: StatementRate,
+        *,
+        read_only: bool = False,
+        ask_plan: Callable[[], None] | None = None,
+    ) -> None:
         super().__init__()
+        self.read_only = read_only
+        self.ask_plan = ask_plan
+        """Called when the person asks for a plan the check refused (`P`)."""
+        self.assessment: Assessment | None = None
+        """Why the plan was not fetched unasked, while it is not (None otherwise)."""
         self.rate = rate
         """The statement's newest figures (those it was opened with until a sample has it)."""
         self.window = ""
@@ -130,6 +147,21 @@ class StatementDetailScreen(Screen[None]):
         self._composed = True
         self._redraw()
 
+    def on_unmount(self) -> None:
+        self._composed = False  # a plan arriving after the screen closed is dropped
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "plan":
+            return self._may_ask()
+        return True
+
+    def _may_ask(self) -> bool:
+        return self.assessment is not None and self.ask_plan is not None and not self.read_only
+
+    def action_plan(self) -> None:
+        if self._may_ask() and self.ask_plan is not None:
+            self.ask_plan()
+
     def action_back(self) -> None:
         # dismiss, so the opener's callback (stop watching) runs.
         self.dismiss()
@@ -161,6 +193,16 @@ class StatementDetailScreen(Screen[None]):
     def show_plan(self, text: str | None, reason: str) -> None:
         """The plan without execution, or None and why there is none."""
         self.plan, self.plan_reason = text, reason
+        self.assessment = None
+        self._redraw()
+
+    def plan_refused(self, assessment: Assessment, why: str) -> None:
+        """Planning it unasked could run code outside pg_catalog: say why, offer `P`."""
+        self.plan, self.assessment = None, assessment
+        if self.read_only:
+            self.plan_reason = f"plan not fetched: {why} (perftop is read-only: it is not planned)"
+        else:
+            self.plan_reason = f"plan not fetched: {why}; press P to plan it (asks first)"
         self._redraw()
 
     # drawing ----------------------------------------------------------------------------------
@@ -202,6 +244,7 @@ class StatementDetailScreen(Screen[None]):
         plan = self.query_one("#stmt-plan", Static)
         plan.set_class(self.plan is None, "-unavailable")
         plan.update(full_text(self.plan) if self.plan is not None else literal(self.plan_reason))
+        self.refresh_bindings()
 
     def _runners(self) -> Table:
         grid = Table.grid(padding=(0, 2))

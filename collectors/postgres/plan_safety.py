@@ -22,11 +22,15 @@ own, in `pg_catalog`:
 - every relation it names (all namesakes on the search path) and every type it casts to
   is followed through the catalog: indexes, constraints, defaults, policies, rules (a
   view's definition), extended statistics, inheritance children, column types, domain
-  constraints and the casts from and to each type, and from each the functions, operators, operator classes, types and
-  relations `pg_depend` records. Anything outside `pg_catalog` there is named in the
-  verdict with its owner. A view is planned unasked when its definition reaches only
-  `pg_catalog` (the catalog records exactly what it uses); a foreign table never is (its
-  planning may reach another server).
+  constraints and every cast from or to each type, and from each of these the functions,
+  operators, operator classes, types and relations `pg_depend` records. Anything outside
+  `pg_catalog` there is named in the verdict with its owner. A view is planned unasked
+  when its definition reaches only `pg_catalog` (the catalog records exactly what it
+  uses); a foreign table never is (its planning may reach another server).
+
+This holds for every role perftop connects as: nothing is planned unasked unless the check
+passed, so a superuser or a member of pg_execute_server_program, pg_read_server_files or
+pg_write_server_files (`Rights.powerful`) is no exception.
 
 Anything the check cannot read or does not recognise makes the statement unsafe. The check
 never runs the statement and takes no lock on the relations; every query it sends starts
@@ -101,14 +105,16 @@ def names_in(query: str) -> Names:
         if isinstance(node, ast.FuncCall):
             functions.add(_qualified(node.funcname))
         elif isinstance(node, ast.A_Expr):
-            if node.kind.name in _BETWEEN:
+            if getattr(node.kind, "name", "") in _BETWEEN:
                 operators.update({(None, ">="), (None, "<="), (None, ">"), (None, "<")})
             elif node.name:
                 operators.add(_qualified(node.name))
         elif isinstance(node, ast.SubLink):
             if node.operName:
                 operators.add(_qualified(node.operName))
-            elif node.subLinkType.name == "ANY_SUBLINK":  # `x IN (SELECT ...)` is `= ANY`
+            elif (
+                getattr(node.subLinkType, "name", "") == "ANY_SUBLINK"
+            ):  # `x IN (SELECT ...)` is `= ANY`
                 operators.add((None, "="))
         elif isinstance(node, ast.SortBy) and node.useOp:
             operators.add(_qualified(node.useOp))
@@ -117,15 +123,15 @@ def names_in(query: str) -> Names:
                 raise Unparseable("it copies a column's type (%TYPE)")
             types.add(_qualified(node.names))
         elif isinstance(node, ast.RangeVar):
-            relations.add((node.schemaname or None, node.relname))
+            relations.add((node.schemaname or None, str(node.relname)))
         elif isinstance(node, ast.RangeTableSample):
             functions.add(_qualified(node.method))
         elif isinstance(node, ast.ColumnRef):
             parts = node.fields or ()
             if len(parts) >= 2 and isinstance(parts[-1], ast.String):
-                fields.add(parts[-1].sval)
+                fields.add(str(parts[-1].sval))
         elif isinstance(node, ast.A_Indirection):
-            fields.update(i.sval for i in node.indirection or () if isinstance(i, ast.String))
+            fields.update(str(i.sval) for i in node.indirection or () if isinstance(i, ast.String))
     return Names(
         frozenset(functions),
         frozenset(operators),

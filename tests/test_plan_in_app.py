@@ -1,0 +1,196 @@
+"""A statement's plan in the app, on the real server: another role's function never runs
+unasked; asking goes through the approval prompt and the audit; a pg_catalog-only statement
+is planned at once; closing the detail while its plan is on the way raises nothing.
+
+Version-sensitive (run on every major): they plan real statements (generic plans through
+PREPARE, the planner folding IMMUTABLE calls) and read the catalog.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from perftop.collectors.postgres.samples import StatementRate, StatementsSample
+from perftop.tui.app import PerftopApp
+from perftop.tui.approve import ApprovalScreen
+from perftop.tui.queries import QueriesScreen
+from perftop.tui.statement_detail import StatementDetailScreen
+
+from .pg_cluster import PgCluster
+from .support import run
+from .test_app_postgres import make_app, wait_until
+from .test_pg_plan_safety import EVIL, RAN, ROLE, ServerLog, not_locked_down, plan_objects
+
+__all__ = ["not_locked_down", "plan_objects"]  # fixtures, used by name
+
+# pg_stat_statements keeps it as `... AND id + $4 > $3::int`: its constants become $n too.
+SAFE_QUERY = "SELECT name FROM plan.t WHERE id = $1 AND lower(name) = $2 AND id + 1 > $3::int"
+
+
+async def open_detail(
+    pilot: Any,
+    app: PerftopApp,
+    matches: Any,
+    workload: Any,
+    before_open: Any = None,
+    timeout: float = 20.0,
+) -> StatementDetailScreen:
+    """Show the queries screen, run `workload` until the statement `matches` picks is in a
+    sample (the default window shows the last interval's calls), open its detail."""
+    await pilot.press("p")
+    assert await wait_until(pilot, lambda: isinstance(app.screen, QueriesScreen))
+
+    def found() -> StatementRate | None:
+        sample = app.store.latest("pg.statements", StatementsSample)
+        rates = sample.statements if sample is not None else ()
+        return next((r for r in rates if matches(r)), None)
+
+    deadline = time.monotonic() + timeout
+    while found() is None:
+        sample = app.store.latest("pg.statements", StatementsSample)
+        shown = [r.query[:70] for r in sample.statements] if sample is not None else None
+        assert time.monotonic() < deadline, f"the statement never showed; shown: {shown}"
+        await workload()
+        await pilot.pause(0.1)
+    rate = found()
+    assert rate is not None and app.database is not None
+    if before_open is not None:
+        await before_open()
+    app.database.open_statement(rate)
+    assert await wait_until(pilot, lambda: isinstance(app.screen, StatementDetailScreen))
+    screen = app.screen
+    assert isinstance(screen, StatementDetailScreen)
+    return screen
+
+
+def plan_text(screen: StatementDetailScreen) -> str:
+    from rich.text import Text
+    from textual.widgets import Static
+
+    content = screen.query_one("#stmt-plan", Static).render()
+    return content.plain if isinstance(content, Text) else str(content)
+
+
+@run
+async def test_another_roles_function_runs_only_after_yes(
+    tmp_path: Path, plan_objects: PgCluster
+) -> None:
+    app, audit = make_app(tmp_path, plan_objects.dsn)
+    conn = await asyncpg.connect(plan_objects.dsn_for(ROLE))
+    log = ServerLog(plan_objects)
+    try:
+        async with app.run_test(size=(160, 45)) as pilot:
+            await pilot.pause()
+            screen = await open_detail(
+                pilot,
+                app,
+                lambda r: r.query == EVIL and r.user == ROLE,
+                lambda: conn.fetchval(EVIL),
+            )
+            assert await wait_until(pilot, lambda: screen.assessment is not None)
+            expected = (
+                "plan not fetched: it may run code outside pg_catalog: function app.evil() "
+                "(owner plan_app); press P to plan it (asks first)"
+            )
+            assert screen.plan_reason == expected
+            assert " ".join(plan_text(screen).split()) == expected
+            assert f"{RAN} as postgres" not in log.settled()
+
+            await pilot.press("P")
+            assert await wait_until(pilot, lambda: isinstance(app.screen, ApprovalScreen))
+            prompt = app.screen
+            assert isinstance(prompt, ApprovalScreen)
+            asked = prompt.action_to_approve.describe()
+            assert "perftop's role postgres (a superuser)" in asked
+            assert "function app.evil() (owner plan_app)" in asked
+            await pilot.press("y")
+            assert await wait_until(pilot, lambda: screen.plan is not None)
+            assert screen.plan_reason == "estimated plan (not executed)"
+            assert app.screen is screen
+        assert f"{RAN} as postgres (superuser: on)" in log.settled()
+    finally:
+        await conn.close()
+    records = [r for r in audit.records() if r["action"] == "pg-plan"]
+    assert [(r["stage"], r["decision"]) for r in records] == [
+        ("intent", "approved"),
+        ("outcome", "approved"),
+    ]
+
+
+@run
+async def test_a_pg_catalog_statement_is_planned_without_asking(
+    tmp_path: Path, plan_objects: PgCluster
+) -> None:
+    app, audit = make_app(tmp_path, plan_objects.dsn)
+    conn = await asyncpg.connect(plan_objects.dsn)
+    try:
+        async with app.run_test(size=(160, 45)) as pilot:
+            await pilot.pause()
+            screen = await open_detail(
+                pilot,
+                app,
+                lambda r: r.query.startswith(SAFE_QUERY[:40]),
+                lambda: conn.fetchval(SAFE_QUERY, 1, "n", 0),
+            )
+            assert await wait_until(pilot, lambda: screen.plan is not None)
+            assert screen.plan_reason == "generic plan (not executed)"
+            assert screen.plan is not None and "Index Cond: (id = $1)" in screen.plan
+            assert "Index Cond: (id = $1)" in plan_text(screen)
+            assert screen.assessment is None and not screen._may_ask()
+    finally:
+        await conn.close()
+    assert audit.records() == []  # nothing was asked, nothing acted
+
+
+@run
+async def test_closing_the_detail_while_its_plan_waits_raises_nothing(
+    tmp_path: Path, plan_objects: PgCluster
+) -> None:
+    """The plan waits on a lock another session holds; the detail is closed; the lock is
+    released, the plan arrives for a screen that is gone; the app goes on."""
+    app, _ = make_app(tmp_path, plan_objects.dsn)
+    query = "SELECT count(*) FROM plan.t"
+    conn = await asyncpg.connect(plan_objects.dsn)
+    locker = await asyncpg.connect(plan_objects.dsn)
+    try:
+        async with app.run_test(size=(160, 45)) as pilot:
+            await pilot.pause()
+            screen = await open_detail(
+                pilot,
+                app,
+                lambda r: r.query == query,
+                lambda: conn.fetchval(query),
+                lambda: locker.execute("BEGIN; LOCK TABLE plan.t IN ACCESS EXCLUSIVE MODE"),
+            )
+
+            async def plan_waits() -> bool:
+                waiting = await conn.fetchval(
+                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'perftop' "
+                    "AND wait_event_type = 'Lock'"
+                )
+                return bool(waiting)
+
+            deadline = time.monotonic() + 10
+            while not await plan_waits():
+                assert time.monotonic() < deadline, "the plan never waited on the lock"
+                await pilot.pause(0.05)
+            assert screen.plan is None  # still on its way
+            await pilot.press("escape")
+            assert await wait_until(pilot, lambda: isinstance(app.screen, QueriesScreen))
+            await locker.execute("ROLLBACK")
+
+            def planned() -> bool:
+                return not any(w.group == "pg" and w.is_running for w in app.workers)
+
+            assert await wait_until(pilot, planned)
+            await pilot.pause(0.2)
+            assert app.is_running and isinstance(app.screen, QueriesScreen)
+            assert screen.plan is not None  # it did arrive, for the closed screen
+        assert app.return_code in (None, 0)
+    finally:
+        await locker.close()
+        await conn.close()
