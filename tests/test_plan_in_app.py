@@ -194,3 +194,35 @@ async def test_closing_the_detail_while_its_plan_waits_raises_nothing(
     finally:
         await locker.close()
         await conn.close()
+
+
+@run
+async def test_explain_analyze_prompt_names_the_functions_read_before_it(
+    tmp_path: Path, plan_objects: PgCluster
+) -> None:
+    app, audit = make_app(tmp_path, plan_objects.dsn)
+    conn = await asyncpg.connect(plan_objects.dsn_for(ROLE))
+    log = ServerLog(plan_objects)
+    try:
+        async with app.run_test(size=(160, 45)) as pilot:
+            await pilot.pause()
+            screen = await open_detail(
+                pilot,
+                app,
+                lambda r: r.query == EVIL and r.user == ROLE,
+                lambda: conn.fetchval(EVIL),
+            )
+            app.post_message(QueriesScreen.ExplainAnalyzeRequested(screen.rate))
+            assert await wait_until(pilot, lambda: isinstance(app.screen, ApprovalScreen))
+            prompt = app.screen
+            assert isinstance(prompt, ApprovalScreen)
+            asked = prompt.action_to_approve.describe()
+            assert "rights of perftop's role postgres (a superuser)" in asked
+            assert "function app.evil() (owner plan_app)" in asked
+            await pilot.press("n")
+            assert await wait_until(pilot, lambda: app.screen is screen)
+    finally:
+        await conn.close()
+    assert f"{RAN} as postgres" not in log.settled()
+    records = [r for r in audit.records() if r["action"] == "pg-explain-analyze"]
+    assert [(r["stage"], r["decision"]) for r in records] == [("decision", "declined")]
