@@ -61,17 +61,31 @@ def backoff(failures: int, interval: float, ceiling: float = 30.0) -> float:
 
 
 async def tick(collector: Collector, store: Store) -> bool:
-    """Run one collection into the store. Returns False (and records why) on failure."""
+    """Run one collection into the store. Returns False (and records why) on failure.
+
+    A failure is anything `collect()` or `series()` raises: a sample whose numbers cannot
+    be taken is not stored at all, rather than stored without its history."""
     try:
         if inspect.iscoroutinefunction(collector.collect):
             sample = await collector.collect()
         else:
             sample = await asyncio.to_thread(collector.collect)
+        series = collector.series(sample)
     except Exception as exc:  # noqa: BLE001 - any failure becomes a state, never a crash
         store.set_status(collector.source, SourceStatus("failing", describe_failure(exc)))
         return False
-    store.put(collector.source, sample, collector.series(sample))
+    store.put(collector.source, sample, series)
     return True
+
+
+async def _tick_guarded(collector: Collector, store: Store) -> bool:
+    """`tick`, and whatever else goes wrong while its sample is stored (a subscriber that
+    raises) is this collector's failure too, so its task never ends on an exception."""
+    try:
+        return await tick(collector, store)
+    except Exception as exc:  # noqa: BLE001 - the runner outlives every failure
+        store.set_status(collector.source, SourceStatus("failing", describe_failure(exc)))
+        return False
 
 
 async def run(collector: Collector, store: Store, ceiling: float = 30.0) -> None:
@@ -79,7 +93,7 @@ async def run(collector: Collector, store: Store, ceiling: float = 30.0) -> None
     failures = 0
     while True:
         started = time.monotonic()
-        if await tick(collector, store):
+        if await _tick_guarded(collector, store):
             failures = 0
             delay = collector.interval - (time.monotonic() - started)
         else:
