@@ -7,11 +7,14 @@ Textual, no threads (every write happens on the event loop that runs the collect
 
 Memory is bounded whatever the session length: each series is a ring buffer of
 `history_len` points, and at most `max_series` series are kept (the least recently written
-ones are dropped first, which is how the history of processes that ended goes away).
+ones are dropped first, which is how the history of processes that ended goes away). The
+limit follows the machine (`series_limit`): one tick writes one series per core, so a fixed
+limit below the core count would drop every history on every tick.
 """
 
 from __future__ import annotations
 
+import os
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -32,6 +35,25 @@ class SourceStatus:
 
 
 STARTING = SourceStatus("starting")
+
+SERIES_PER_CORE = 1
+"""cpu.core.N. Disks and NICs are summed into one series each, so they add no more."""
+
+FIXED_SERIES = 32
+"""Every other series a tick writes, all collectors together: cpu.total, memory (2), disk
+(2), network (2), processes (3), a process detail (2), py-spy (2), PostgreSQL (9) make 23
+today; the rest is room for one more collector's."""
+
+SPARE_SERIES = 64
+"""Room for histories no longer written (the details of processes looked at earlier), the
+first ones dropped."""
+
+
+def series_limit(cpus: int | None = None) -> int:
+    """How many series a store keeps on a machine with `cpus` cores (default: this one)."""
+    cores = cpus if cpus is not None else os.cpu_count() or 1
+    return cores * SERIES_PER_CORE + FIXED_SERIES + SPARE_SERIES
+
 
 Listener = Callable[[frozenset[str]], None]
 
@@ -65,9 +87,9 @@ class Ring:
 class Store:
     """Latest sample per source, bounded history per series, change subscriptions."""
 
-    def __init__(self, history_len: int = 600, max_series: int = 256) -> None:
+    def __init__(self, history_len: int = 600, max_series: int | None = None) -> None:
         self.history_len = history_len
-        self.max_series = max_series
+        self.max_series = series_limit() if max_series is None else max_series
         self.version = 0
         self._latest: dict[str, object] = {}
         self._status: dict[str, SourceStatus] = {}
