@@ -31,7 +31,7 @@ _URL_PASSWORD = re.compile(
 )
 # The same URL when the text ends inside the authority, before any `@`: `user:` is followed
 # by the start of a password (or a port: only digits).
-_URL_CUT = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^:/?#@\s]*:)(?P<value>[^\s/?#@]+)\Z")
+_URL_CUT = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^:/?#@\s\[]*:)(?P<value>[^\s/?#@]+)\Z")
 # password=..., passwd=..., pwd=..., secret=..., token=..., also with --, as options or
 # key=value pairs in a libpq connection string. The value runs to the next space, or to its
 # closing quote (to the end of the text when the quote never comes: the text was cut).
@@ -61,7 +61,7 @@ def redact(text: str, cut: bool = False) -> str:
     return _LONG_OPTION.sub(lambda m: m.group("head") + MASK, text)
 
 
-def redact_short(text: str, limit: int, cut: bool = False) -> str:
+def redact_short(text: str, limit: int) -> str:
     """`text` masked whole, then shortened to at most `limit` characters (… marks a cut)."""
-    text = redact(text, cut)
+    text = redact(text)
     return text if len(text) <= limit else text[: max(0, limit - 1)] + ELLIPSIS

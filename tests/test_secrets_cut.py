@@ -105,6 +105,7 @@ def test_a_url_password_cut_by_someone_else_is_masked(keep: int) -> None:
     [
         ("psql postgresql://app:Zq7V", f"psql postgresql://app:{MASK}"),
         ("curl http://localhost:8000", "curl http://localhost:8000"),  # a port, not a password
+        ("curl http://[::1]:8000", "curl http://[::1]:8000"),  # an IPv6 host, then a port
         ("x password='two wo", f"x password={MASK}"),  # a quoted value cut before its quote
         ('x token="two wo', f"x token={MASK}"),
     ],
