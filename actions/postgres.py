@@ -1,5 +1,5 @@
 """Actions on a PostgreSQL server: cancel, terminate, reset statistics, EXPLAIN ANALYZE,
-create pg_stat_statements.
+a plan that may run code outside pg_catalog (PlanStatement), create pg_stat_statements.
 
 Each action is handed a `Connect`: an async callable returning a *new* asyncpg connection
 that the action owns and closes when it is done (`connection_factory(target)` makes one
@@ -11,6 +11,12 @@ asyncpg connections live.
 Query texts, user, database and application names are untrusted: descriptions and audit
 fields shorten them to one line of about 80 characters and mask secrets (`mask_sql`). No
 target or detail ever holds a DSN.
+
+Planning is not harmless: the planner runs IMMUTABLE functions on constants (and STABLE
+ones while it estimates), with the planning role's rights, and SET ROLE is no sandbox.
+`generic_plan` plans unasked only what `plan_safety.assess` clears; anything else is a
+PlanStatement, whose prompt (like EXPLAIN ANALYZE's) names perftop's role and the code
+outside pg_catalog that may run.
 """
 
 from __future__ import annotations

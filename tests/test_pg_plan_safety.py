@@ -73,6 +73,8 @@ CREATE FUNCTION shadow.shadow_field(plan.t) RETURNS int LANGUAGE plpgsql IMMUTAB
 BEGIN RETURN 1; END $$;
 CREATE VIEW plan.v_safe AS SELECT id, lower(name) AS name FROM plan.t;
 CREATE VIEW plan.v_evil AS SELECT id, app.evil() AS e FROM plan.t;
+CREATE VIEW plan.v_xml AS SELECT id FROM plan.t
+  WHERE name = schema_to_xml('plan', true, true, '')::text;
 CREATE TABLE plan.indexed (id int);
 CREATE INDEX ON plan.indexed ((id + app.evil()));
 CREATE TABLE plan.guarded (id int);
@@ -86,6 +88,9 @@ CREATE TRIGGER touch BEFORE UPDATE ON plan.triggered FOR EACH ROW EXECUTE FUNCTI
 """
 
 SHADOW_PATH = "shadow, public"
+READS_VIEW = (
+    "SELECT * FROM plan.t WHERE name = table_to_xml('plan.v_evil'::regclass, true, true, '')::text"
+)
 
 
 @pytest.fixture(autouse=True)
@@ -221,6 +226,8 @@ UNSAFE = [
     (EVIL, None, "function app.evil() (owner plan_app)"),
     ("SELECT 1 OPERATOR(app.===) 2", None, "operator app.===(integer, integer) (owner plan_app)"),
     ("SELECT nowhere.f()", None, "it names nowhere.f, outside pg_catalog"),
+    (READS_VIEW, None, "it calls table_to_xml, which runs a query or reads a relation itself"),
+    ("SELECT * FROM plan.v_xml", None, "a definition it reaches calls schema_to_xml"),
     ("SELECT 1 === 2", SHADOW_PATH, "operator shadow.===(integer, integer) (owner plan_app)"),
     ("SELECT 1::app.mood", None, "function app.to_mood(integer) (owner plan_app)"),
     ("SELECT lower($1::varchar)", SHADOW_PATH,
@@ -300,6 +307,23 @@ async def test_planning_someone_elses_function_unasked_runs_nothing(
         plan, how = await generic_plan(conn, EVIL, version, approved=True)
     assert plan is not None and how == "estimated plan (not executed)"
     assert f"{RAN} as postgres (superuser: on)" in log.settled()
+
+
+@run
+async def test_a_catalog_function_that_reads_a_view_is_not_planned_unasked(
+    plan_objects: PgCluster,
+) -> None:
+    """table_to_xml is pg_catalog's and STABLE, and the planner evaluates it while it
+    estimates the selectivity of `name = ...`: the view's function would run."""
+    query = READS_VIEW
+    log = ServerLog(plan_objects)
+    async with superuser(plan_objects) as conn:
+        version = await conn.fetchval("SELECT current_setting('server_version_num')::int")
+        plan, how = await generic_plan(conn, query, version)
+        assert plan is None and "table_to_xml" in how
+        assert RAN not in log.settled()
+        plan, how = await generic_plan(conn, query, version, approved=True)
+    assert plan is not None and f"{RAN} as postgres" in log.settled()
 
 
 @run

@@ -39,6 +39,7 @@ with `MARKER`, as all of perftop's SQL does.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -348,7 +349,28 @@ SELECT 'relation', n.nspname, c.oid, n.nspname || '.' || c.relname,
 FROM rels JOIN pg_class c ON c.oid = rels.oid JOIN pg_namespace n ON n.oid = c.relnamespace
 """
 
+# The definitions the walk reaches, as text: pg_depend records no use of a pg_catalog
+# function, so the functions in `_RUNS_QUERIES` are looked for by name in them.
+_DEFINITIONS = f"""{MARKER}plan safety: definitions
+SELECT pg_get_viewdef(oid) FROM pg_class WHERE oid = ANY ($1::oid[]) AND relkind IN ('v', 'm')
+UNION ALL SELECT concat(pg_get_expr(polqual, polrelid), ' ', pg_get_expr(polwithcheck, polrelid))
+          FROM pg_policy WHERE polrelid = ANY ($1::oid[])
+UNION ALL SELECT pg_get_expr(adbin, adrelid) FROM pg_attrdef WHERE adrelid = ANY ($1::oid[])
+UNION ALL SELECT pg_get_constraintdef(oid) FROM pg_constraint
+          WHERE conrelid = ANY ($1::oid[]) OR contypid = ANY ($2::oid[])
+UNION ALL SELECT pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = ANY ($1::oid[])
+"""
+
 _RUNS_CODE = ("function", "operator", "operator class", "operator family")
+
+# pg_catalog functions that read a relation or run a query named by their arguments: the
+# planner evaluates STABLE calls on constants while it estimates selectivity (measured:
+# `WHERE name = table_to_xml('a_view'::regclass, ...)::text` ran the view's function).
+_RUNS_QUERIES = frozenset(
+    f"{what}_to_xml{suffix}"
+    for what in ("table", "query", "cursor", "schema", "database")
+    for suffix in ("", "schema", "_and_xmlschema")
+) | {"ts_stat", "ts_rewrite"}
 
 
 async def rights(conn: asyncpg.Connection[Any]) -> tuple[Rights, tuple[str, ...]]:
@@ -376,7 +398,7 @@ async def assess(
         foreign, problems = await _resolve(conn, names, path, executes=executes)
     except Exception as exc:  # noqa: BLE001 - unsafe, in words
         return Assessment(mine, problems=(f"perftop could not read the catalog ({exc})",))
-    return Assessment(mine, tuple(sorted(foreign)), tuple(problems))
+    return Assessment(mine, tuple(sorted(foreign)), tuple(dict.fromkeys(problems)))
 
 
 async def _resolve(
@@ -388,6 +410,9 @@ async def _resolve(
     for kind, qualnames in (("function", callable_names), ("operator", names.operators)):
         rows = await conn.fetch(_NAMED, *_arrays(qualnames), list(path))
         foreign.update(Foreign(r["kind"], r["name"], r["owner"]) for r in rows if r["kind"] == kind)
+    for schema, name in sorted(names.functions, key=str):
+        if schema in (None, CATALOG) and name.lower() in _RUNS_QUERIES:
+            problems.append(f"it calls {name}, which runs a query or reads a relation itself")
     for schema, name in sorted(callable_names | names.operators, key=str):
         found = any(f.name.startswith(f"{schema}.{name}(") for f in foreign)
         if schema is not None and schema != CATALOG and not found:
@@ -412,6 +437,13 @@ async def _resolve(
         seen.update(("type", o) for o in types)
         if len(seen) > MAX_OBJECTS:
             break
+        for (text,) in await conn.fetch(_DEFINITIONS, sorted(rels), sorted(types)):
+            words = set(re.findall(r"[a-z_][a-z0-9_]*", (text or "").lower()))
+            for name in sorted(words & _RUNS_QUERIES):
+                problems.append(
+                    f"a definition it reaches calls {name}, which runs a query or reads a "
+                    "relation itself"
+                )
         rows = await conn.fetch(_LEVEL, sorted(rels), sorted(types), executes)
         rels, types = set(), set()
         for r in rows:
