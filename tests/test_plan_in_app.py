@@ -226,3 +226,53 @@ async def test_explain_analyze_prompt_names_the_functions_read_before_it(
     assert f"{RAN} as postgres" not in log.settled()
     records = [r for r in audit.records() if r["action"] == "pg-explain-analyze"]
     assert [(r["stage"], r["decision"]) for r in records] == [("decision", "declined")]
+
+
+@run
+async def test_closing_the_detail_while_an_approved_plan_waits_raises_nothing(
+    tmp_path: Path, plan_objects: PgCluster
+) -> None:
+    app, audit = make_app(tmp_path, plan_objects.dsn)
+    query = "SELECT * FROM plan.v_evil"  # planning it locks plan.t, under the view
+    conn = await asyncpg.connect(plan_objects.dsn)
+    locker = await asyncpg.connect(plan_objects.dsn)
+    try:
+        async with app.run_test(size=(160, 45)) as pilot:
+            await pilot.pause()
+            screen = await open_detail(
+                pilot, app, lambda r: r.query == query, lambda: conn.fetch(query)
+            )
+            assert await wait_until(pilot, lambda: screen.assessment is not None)
+            await locker.execute("BEGIN; LOCK TABLE plan.t IN ACCESS EXCLUSIVE MODE")
+            await pilot.press("P")
+            assert await wait_until(pilot, lambda: isinstance(app.screen, ApprovalScreen))
+            await pilot.press("y")
+
+            async def plan_waits() -> bool:
+                waiting = await conn.fetchval(
+                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'perftop' "
+                    "AND wait_event_type = 'Lock'"
+                )
+                return bool(waiting)
+
+            deadline = time.monotonic() + 10
+            while not await plan_waits():
+                assert time.monotonic() < deadline, "the plan never waited on the lock"
+                await pilot.pause(0.05)
+            assert app.screen is screen and screen.plan is None
+            await pilot.press("escape")
+            assert await wait_until(pilot, lambda: isinstance(app.screen, QueriesScreen))
+            await locker.execute("ROLLBACK")
+
+            def done() -> bool:
+                return not any(w.is_running for w in app.workers if w.group in ("pg", "actions"))
+
+            assert await wait_until(pilot, done)
+            await pilot.pause(0.2)
+            assert app.is_running and isinstance(app.screen, QueriesScreen)
+            assert screen.plan is not None
+    finally:
+        await locker.close()
+        await conn.close()
+    stages = [(r["stage"], r["decision"]) for r in audit.records() if r["action"] == "pg-plan"]
+    assert stages == [("intent", "approved"), ("outcome", "approved")]
