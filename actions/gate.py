@@ -235,7 +235,11 @@ class Gate:
         return [json.dumps(r, ensure_ascii=True, default=str) for r in self._kept]
 
     def _write_intent(self, action: Action, request_id: str) -> str | None:
-        """Write what is kept, then the intent; the reason when that failed, else None."""
+        """Write what is kept, then the intent; the reason the action must not run, or None.
+
+        An action that only undoes an earlier one (`needs_prompt` False: detaching py-spy)
+        runs even so, its records kept: refusing it would leave the intrusion in place.
+        """
         try:
             record = self.audit.record(
                 id=request_id,
@@ -246,12 +250,16 @@ class Gate:
                 decision=Decision.APPROVED.value,
                 intent=action.describe(),
             )
-            self._flush()
-            self.audit.write(record)
-        except AuditError as exc:
-            return exc.reason
         except Exception as exc:  # noqa: BLE001 - an action's own text must not crash the gate
             return str(exc) or type(exc).__name__
+        self._kept.append(record)
+        try:
+            self._flush()
+        except AuditError as exc:
+            if not needs_prompt(action):
+                return None  # kept; its outcome's record says it could not be written
+            self._kept.remove(record)  # it will not run: there is nothing to record
+            return exc.reason
         return None
 
     def _record_outcome(

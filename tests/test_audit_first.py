@@ -585,3 +585,30 @@ def test_perftop_run_makes_its_log_private_before_the_program_starts(
     script.write_text("import time\ntime.sleep(30)\n")
     assert main(["run", "--log", str(log), "--", sys.executable, str(script)]) == 0
     assert mode(log) == 0o600
+
+
+@dataclasses.dataclass
+class Undo(Probe):
+    """An action that only undoes an earlier one (like detaching py-spy): never asked."""
+
+    needs_prompt = False
+
+    def perform(self, approval: Approval) -> str:
+        approval.check()  # and it does not read the file: /dev/full reads as endless zeros
+        self.performed += 1
+        return "undone"
+
+
+def test_an_undo_runs_even_when_nothing_can_be_written_and_both_records_are_kept(
+    tmp_path: Path,
+) -> None:
+    audit = AuditLog(tmp_path / "audit.jsonl")
+    fill_up(audit.path)
+    gate = Gate(audit, read_only=False)  # would answer no, but an undo is not asked
+    said = warnings_of(gate)
+    undo = Undo(audit)
+    outcome = request(gate, undo)
+    assert undo.performed == 1
+    assert outcome.ok and outcome.unrecorded == "No space left on device"
+    assert [json.loads(line)["stage"] for line in gate.unwritten()] == ["intent", "outcome"]
+    assert len(said) == 1 and "done: undone" in said[0]
