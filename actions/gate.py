@@ -15,7 +15,9 @@ object that can describe itself in plain words and perform itself, but only when
    declined or refused request is one record. An intent that cannot be written stops the
    action (the outcome says why); an outcome that cannot be written is kept, retried before
    the next intent (which waits for it), offered to `warn` at once and by `unwritten()` at
-   exit. Nothing about the audit ever raises out of `request`.
+   exit. An action that only undoes an earlier one (`needs_prompt` False) runs even when
+   its intent cannot be written, its records kept. Nothing about the audit ever raises out
+   of `request`.
 
 Read-only is enforced three times: the TUI has no binding for the action, this gate refuses,
 and `Approval.check()` refuses inside the action itself once the command line called
