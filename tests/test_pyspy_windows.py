@@ -33,7 +33,7 @@ from perftop.actions.audit import AuditLog
 from perftop.actions.gate import Gate
 from perftop.collectors.base import tick
 from perftop.collectors.stacks.headless import stacks_section
-from perftop.collectors.stacks.model import StackSample
+from perftop.collectors.stacks.model import Frame, Stack, StackSample, StackTarget, StackWindow
 from perftop.collectors.stacks.pyspy import ATTEMPTS, GIVE_UP_AFTER, find_pyspy
 from perftop.store import Store
 
@@ -293,17 +293,78 @@ def test_snapshots_of_a_loaded_http_server_all_succeed(
 
 @run
 async def test_the_stacks_header_shows_the_lost_windows() -> None:
-    from textual.widgets import Static
+    from perftop.tui.stacks import StacksScreen
 
-    from .test_stacks_screen import Host, filled, stacks_screen
+    window = StackWindow(
+        0.0, 0.98, 100.0, ((Stack("MainThread", 1, (Frame("f", "a.py", 1),)), 97),), 97
+    )
+    for lost, expected in ((2, " samples · 2 of 6 windows lost"), (0, " samples")):
+        sample = StackSample(
+            time=1.0,
+            target=StackTarget(4242, "python3 app.py", "py-spy"),
+            windows=(window,) * 4,
+            windows_tried=6,
+            windows_lost=lost,
+        )
+        screen = StacksScreen("py-spy")
+        screen.sample = sample
+        screen._recompute()  # noqa: SLF001 - the profile the header reads, without an app
+        assert screen.header_text().plain.splitlines()[1].endswith(expected)
 
-    app = Host(filled(windows_tried=6, windows_lost=2, last_failure="py-spy failed: x"))
-    async with app.run_test(size=(100, 30)) as pilot:
-        await pilot.pause()
-        header = str(stacks_screen(app).query_one("#stacks-header", Static).render())
-        assert header.splitlines()[1].endswith(" samples · 2 of 6 windows lost")
-    app = Host(filled())
-    async with app.run_test(size=(100, 30)) as pilot:
-        await pilot.pause()
-        header = str(stacks_screen(app).query_one("#stacks-header", Static).render())
-        assert "lost" not in header
+
+# What is kept is what can be shown ----------------------------------------------------------------
+
+THREAD_CHURN = """
+import threading, time
+def busy():
+    end = time.monotonic() + 0.15
+    while time.monotonic() < end:
+        pass
+print("ready", flush=True)
+n = 0
+while True:
+    n += 1
+    worker = threading.Thread(target=busy, name=f"request-{n}")
+    worker.start()
+    worker.join()
+"""
+
+
+@pytest.fixture
+def thread_churn(tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
+    script = tmp_path / "churn.py"
+    script.write_text(THREAD_CHURN)
+    child = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    assert child.stdout is not None and child.stdout.readline() == "ready\n"
+    yield child
+    child.kill()
+    child.wait()
+
+
+@run
+async def test_thread_names_are_those_of_the_windows_kept(
+    thread_churn: subprocess.Popen[str], tmp_path: Path
+) -> None:
+    """A server that names a new thread per request: the names perftop holds are those of
+    the windows it keeps, not every name ever seen."""
+    from perftop.actions.process import ProcessTarget, read_start_time
+    from perftop.actions.stacks import AttachPySpy
+
+    pid = thread_churn.pid
+    action = AttachPySpy(ProcessTarget(pid, read_start_time(pid), "python", "churn", "me"))
+    assert (await gate(tmp_path).request(action)).ok
+    sampler = action.sampler(window=0.5, keep=1.0)  # two windows kept
+    store = Store()
+    seen: set[str] = set()
+    try:
+        for _ in range(8):
+            assert await tick(sampler, store), store.status("stacks").message
+            sample = store.latest("stacks", StackSample)
+            assert sample is not None
+            seen |= set(sample.threads)
+    finally:
+        await sampler.close()
+    assert sample is not None and len(sample.windows) == 2
+    in_windows = {stack.thread for w in sample.windows for stack, _ in w.stacks}
+    assert set(sample.threads) == in_windows
+    assert len(seen) > len(in_windows) + 4  # names came and went

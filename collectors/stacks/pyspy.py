@@ -53,7 +53,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
@@ -431,6 +431,10 @@ def find_pyspy(explicit: str | None = None) -> str:
 # The sampler ----------------------------------------------------------------------------------
 
 
+def _thread_names(window: StackWindow) -> set[str]:
+    return {stack.thread for stack, _ in window.stacks}
+
+
 @dataclass(slots=True)
 class _Running:
     process: asyncio.subprocess.Process
@@ -472,7 +476,9 @@ class PySpySampler:
         self.detached = False
         self._sampled = 0.0
         self._first: float | None = None
-        self._threads: set[str] = set()
+        # Thread name -> how many kept windows hold it: the names are those still shown
+        # (a server that names a thread per request would otherwise grow this forever).
+        self._threads: Counter[str] = Counter()
         self.windows_tried = 0
         self.windows_lost = 0
         self.last_failure = ""
@@ -682,10 +688,12 @@ class PySpySampler:
         return False
 
     def _add(self, window: StackWindow) -> None:
+        if len(self.windows) == self.windows.maxlen:
+            self._threads.subtract(_thread_names(self.windows[0]))
+            self._threads = +self._threads  # drop the names no kept window has
         self.windows.append(window)
         self._sampled += window.duration
-        for stack, _ in window.stacks:
-            self._threads.add(stack.thread)
+        self._threads.update(_thread_names(window))
 
     def _sample(self, resumed: bool = False) -> StackSample:
         mode: Mode = "py-spy-blocking" if self.options.blocking else "py-spy"
