@@ -71,6 +71,10 @@ IDLE_BUILTINS = frozenset(
 _PYTHON_NAME = re.compile(r"^(python|pypy)[0-9.]*[dmt]?(\.exe)?$")
 _OPTIONS_WITH_VALUE = frozenset({"-X", "-W", "-Q"})
 _PIPE_SIZE = 1 << 20  # room for several windows even when perftop is slow to read
+MAX_LINE = 8 << 20
+"""The longest line perftop keeps from the agent. A window's message is far smaller (at
+most one stack per sample: 500 samples of a 0.5 s window at 1 ms, a few hundred KiB
+even with deep stacks); anything longer is not one perftop could show."""
 PYINSTRUMENT = "pyinstrument>=5.0,<5.2"  # what the agent can read (see agent.py)
 
 
@@ -474,7 +478,8 @@ class LaunchCollector:
         self.eof = False
         self.sampled = 0.0  # seconds of samples received since the start
         self.threads: dict[str, None] = {}
-        self._buffer = b""
+        self._buffer = bytearray()  # the start of a line not complete yet
+        self._skipping = False  # inside a line too long to keep, up to its newline
         self._frames: dict[tuple[str, str, int], Frame] = {}
 
     async def collect(self) -> StackSample:
@@ -518,11 +523,29 @@ class LaunchCollector:
             if not chunk:
                 self.eof = True
                 break
-            self._buffer += chunk
-        *lines, self._buffer = self._buffer.split(b"\n")
-        for line in lines:
-            if line.strip():
-                self.handle(line)
+            self._take(chunk)
+
+    def _take(self, chunk: bytes) -> None:
+        """Handle the lines `chunk` completes; keep the start of the next one, unless it
+        is already longer than any message of the agent's can be (`MAX_LINE`): then it is
+        dropped, and so is the rest of it up to its newline."""
+        start = 0
+        while (end := chunk.find(b"\n", start)) >= 0:
+            if not self._skipping:
+                self._buffer += chunk[start:end]
+                line = bytes(self._buffer)
+                if line.strip():
+                    self.handle(line)
+            self._buffer.clear()
+            self._skipping = False
+            start = end + 1
+        if self._skipping:
+            return
+        self._buffer += chunk[start:]
+        if len(self._buffer) > MAX_LINE:
+            self._buffer.clear()
+            self._skipping = True
+            self.error = "the agent sent a message longer than perftop reads (8 MiB); dropped"
 
     def handle(self, line: bytes) -> None:
         try:
