@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import pytest
 
 from perftop.collectors.postgres.samples import StatementRate, StatementsSample
 from perftop.tui.app import PerftopApp
@@ -24,6 +25,7 @@ from .pg_cluster import PgCluster
 from .support import run
 from .test_app_postgres import make_app, wait_until
 from .test_pg_plan_safety import EVIL, RAN, ROLE, ServerLog, not_locked_down, plan_objects
+from .test_queries_screen import Host, detail_store, orders_statement
 
 __all__ = ["not_locked_down", "plan_objects"]  # fixtures, used by name
 
@@ -276,3 +278,32 @@ async def test_closing_the_detail_while_an_approved_plan_waits_raises_nothing(
         await conn.close()
     stages = [(r["stage"], r["decision"]) for r in audit.records() if r["action"] == "pg-plan"]
     assert stages == [("intent", "approved"), ("outcome", "approved")]
+
+
+@pytest.mark.parametrize("read_only", [False, True])
+@run
+async def test_p_asks_only_for_a_refused_plan_and_never_under_read_only(read_only: bool) -> None:
+    from perftop.collectors.postgres.plan_safety import Assessment, Foreign, Rights
+
+    asked: list[bool] = []
+    screen = StatementDetailScreen(
+        orders_statement(), read_only=read_only, ask_plan=lambda: asked.append(True)
+    )
+    app = Host(detail_store(), screen)
+    verdict = Assessment(Rights("postgres", True, ()), (Foreign("function", "app.f()", "x"),))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await pilot.press("P")  # nothing refused yet: nothing to ask
+        assert asked == [] and screen.check_action("plan", ()) is False
+        screen.plan_refused(verdict, verdict.why())
+        await pilot.pause()
+        await pilot.press("P")
+        if read_only:
+            assert asked == []
+            assert screen.plan_reason.endswith("(perftop is read-only: it is not planned)")
+        else:
+            assert asked == [True]
+            assert screen.plan_reason.endswith("; press P to plan it (asks first)")
+        screen.show_plan("Result", "estimated plan (not executed)")
+        await pilot.press("P")  # planned: nothing more to ask
+        assert len(asked) == (0 if read_only else 1)
