@@ -93,11 +93,13 @@ def joined(title: str, *texts: str) -> str:
     whole = shape(text)
     _JOINED.add(whole)
     _JOINED_HEADS.add(whole[:HEAD])
+    _JOINED_ANCHORS.add(_anchor(whole))
     return text
 
 
 _JOINED: set[tuple[str, ...]] = set()  # the shapes of the `joined` statements made so far
 _JOINED_HEADS: set[tuple[str, ...]] = set()
+_JOINED_ANCHORS: set[str] = set()
 _VALUE = "?"  # what every constant and placeholder becomes in a shape
 HEAD = 8  # tokens of a shape compared first (`is_own`): most texts differ within them
 
@@ -146,6 +148,19 @@ def _file_heads() -> frozenset[tuple[str, ...]]:
     return frozenset(s[:HEAD] for s in _file_shapes())
 
 
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+def _anchor(found: tuple[str, ...]) -> str:
+    """The longest plain word of a shape: a text without it cannot have that shape."""
+    return max((t for t in found if _WORD.match(t)), key=len, default="")
+
+
+@functools.cache
+def _file_anchors() -> frozenset[str]:
+    return frozenset(_anchor(s) for s in _file_shapes())
+
+
 @functools.cache
 def _file_shapes() -> frozenset[tuple[str, ...]]:
     """The shapes of every SQL file perftop has, whichever version it serves."""
@@ -162,7 +177,11 @@ def is_own(text: str) -> bool:
     """Whether a statement's text (as pg_stat_statements keeps it) is one perftop sends:
     its whole text, not a prefix. `-- perftop: x\nSELECT secret_work()` is not, and the
     marker is not needed either (18+ drops the comment before a statement)."""
-    head = shape(text, HEAD + 2)[:HEAD]  # a few tokens decide for almost every text
+    # Cheapest first: substring searches (a text of perftop's holds its longest word), then
+    # the first tokens, then the whole shape.
+    if not any(a in text for a in _file_anchors()) and not any(a in text for a in _JOINED_ANCHORS):
+        return False
+    head = shape(text, HEAD + 2)[:HEAD]
     if head not in _file_heads() and head not in _JOINED_HEADS:
         return False
     found = shape(text)
@@ -192,7 +211,7 @@ _TOKEN = re.compile(
     |(?P<string>(?:[eE]'(?:[^'\\]|\\.|'')*|(?:[bBxXnN]|[uU]&)?'(?:[^']|'')*)(?:'|\Z))
     |(?P<dollar>\$(?P<tag>[A-Za-z_][A-Za-z0-9_]*)?\$.*?(?:\$(?P=tag)\$|\Z))
     |(?P<param>\$\d+)
-    |(?P<number>(?<![\w.$])(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)
+    |(?P<number>(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)
     |(?P<ident>"(?:[^"]|"")*(?:"|\Z)|[A-Za-z_][A-Za-z0-9_$]*)
     |(?P<op>[=<>!:]+|.)""",
     re.VERBOSE | re.DOTALL,
