@@ -37,9 +37,11 @@ import asyncpg  # noqa: E402
 
 from perftop.collectors.postgres.activity import ActivityCollector  # noqa: E402
 from perftop.collectors.postgres.connect import resolve_target  # noqa: E402
-from perftop.collectors.postgres.queries import MARKER  # noqa: E402
+from perftop.collectors.postgres.queries import is_own  # noqa: E402
 from perftop.collectors.postgres.statements import StatementsCollector  # noqa: E402
 from tests.pg_cluster import throwaway_cluster  # noqa: E402
+
+OWN = "[perftop] "  # the first characters of the name of perftop's own entries
 
 
 async def fill(dsn: str, statements: int) -> None:
@@ -122,7 +124,7 @@ async def measure(dsn: str, polls: int, cpu_seconds: float, texts: bool) -> dict
             ticks += 1
             reported.append(sample.own_ms_per_s)
             ranked = sorted(sample.statements, key=lambda s: -s.ms_per_s)
-            top_is_perftop += bool(ranked) and ranked[0].query.startswith(MARKER)
+            top_is_perftop += bool(ranked) and is_own(ranked[0].query)
             await asyncio.sleep(max(0.0, 1.0 - (time.monotonic() - tick_start)))
         wall = time.monotonic() - wall_before
         result["cpu_at_1s_refresh"] = {
@@ -146,11 +148,14 @@ async def measure(dsn: str, polls: int, cpu_seconds: float, texts: bool) -> dict
 
 
 async def own_rows(conn: asyncpg.Connection) -> dict[str, tuple[float, float]]:
-    """Every entry's (calls, total ms) by its text's first line."""
+    """Every entry's (calls, total ms) by its text's first line, perftop's own (by their
+    whole text) named with OWN first."""
     rows = await conn.fetch("SELECT query, calls, total_exec_time FROM pg_stat_statements")
     out: dict[str, tuple[float, float]] = {}
     for r in rows:
         name = r["query"].splitlines()[0][:70]
+        if is_own(r["query"]):
+            name = OWN + name
         calls, ms = out.get(name, (0.0, 0.0))
         out[name] = (calls + r["calls"], ms + r["total_exec_time"])
     return out
@@ -166,7 +171,7 @@ def load(
         for name, (calls, ms) in after.items()
     }
     delta = {k: v for k, v in delta.items() if v[0] > 0}
-    ours = {k: v for k, v in delta.items() if k.startswith(MARKER)}
+    ours = {k: v for k, v in delta.items() if k.startswith(OWN)}
     others = {k: v for k, v in delta.items() if k not in ours}
     total_ours = sum(ms for _, ms in ours.values())
     top = max(delta, key=lambda k: delta[k][1]) if delta else None
