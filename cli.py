@@ -44,7 +44,7 @@ from .actions.audit import (
 from .actions.gate import Action, Gate, lockdown
 from .collectors.postgres.locate import requested
 from .config import ConfigError, Settings, apply, check_delay, config_dir, load
-from .startup import Startup
+from .startup import Startup, loading
 
 EXIT_OK = 0
 EXIT_PARTIAL = 1
@@ -269,7 +269,8 @@ def check_theme(settings: Settings) -> None:
 
     The themes module imports Textual, so this runs on the TUI path only.
     """
-    from . import themes
+    with loading():
+        from . import themes
 
     try:
         themes.load(settings.theme, config_dir() / "themes")
@@ -403,7 +404,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "run":
             return _run(args.command_parser, args, settings)
         startup = _startup(parser, args)
-        from .tui.app import run
+        with loading():
+            from .tui.app import run
 
         return run(settings, startup)
     except AuditError as exc:  # the TUI's own check, should the file fail in between

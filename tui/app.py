@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import on, work
@@ -22,21 +22,18 @@ from textual.screen import Screen
 from ..actions.audit import AuditLog
 from ..actions.gate import Action, Gate, Outcome
 from ..actions.process import ProcessTarget, Renice, SendSignal
-from ..collectors.base import Collection, CollectorError
+from ..collectors.base import Collection, Collector, CollectorError
 from ..collectors.samples import ProcessRow
 from ..config import SORT_KEYS, Settings, config_dir
 from ..startup import Startup
 from ..store import Store
-from .approve import ApprovalScreen
 from .dashboard import Dashboard
-from .detail import ProcessDetailScreen
-from .help import HelpScreen, binding_rows
 from .pickers import SignalPicker
 from .process_table import ProcessTable
 
 if TYPE_CHECKING:
     # The stacks and PostgreSQL parts load when first used: the first frame does not wait
-    # for them (or for asyncpg).
+    # for them (or for asyncpg); nor for the detail, help and approval screens (or psutil).
     from ..collectors.postgres.connect import Target
     from .database_session import DatabaseSession
     from .queries import QueriesScreen
@@ -75,7 +72,7 @@ class PerftopApp(App[int]):
         store: Store,
         gate: Gate,
         collection: Collection | None = None,
-        detail_collector: type | None = None,
+        detail_collector: Callable[..., Collector] | None = None,
         startup: Startup | None = None,
         database: Target | None = None,
     ) -> None:
@@ -190,6 +187,8 @@ class PerftopApp(App[int]):
         if action in PROCESS_ACTIONS:
             # Only where a process is what the screen is about (not on the stacks or
             # PostgreSQL screens, whose keys mean other things).
+            from .detail import ProcessDetailScreen
+
             return isinstance(self.screen, Dashboard | ProcessDetailScreen)
         if action == "stacks":
             return self._stacks is not None and self._stacks.active and not self._stacks.showing
@@ -198,6 +197,8 @@ class PerftopApp(App[int]):
         return True
 
     def action_help(self) -> None:
+        from .detail import ProcessDetailScreen
+        from .help import HelpScreen, binding_rows
         from .queries import QueriesScreen
         from .stacks import StacksScreen
 
@@ -215,6 +216,8 @@ class PerftopApp(App[int]):
 
     @on(ProcessTable.RowOpened)
     def _open_detail(self, event: ProcessTable.RowOpened) -> None:
+        from .detail import ProcessDetailScreen
+
         row = event.row
         if self.collection is not None and self._detail_collector is not None:
             self.collection.add(self._detail_collector(row.pid, interval=self.settings.delay))
@@ -230,6 +233,8 @@ class PerftopApp(App[int]):
     # actions through the gate ------------------------------------------------------------
 
     def _target_row(self) -> ProcessRow | None:
+        from .detail import ProcessDetailScreen
+
         screen = self.screen
         if isinstance(screen, ProcessDetailScreen):
             return screen.row
@@ -370,6 +375,8 @@ class PerftopApp(App[int]):
             if not answer.done():
                 answer.set_result(bool(approved))
 
+        from .approve import ApprovalScreen
+
         self.push_screen(ApprovalScreen(action), answered)
         return await answer
 
@@ -408,11 +415,17 @@ def process_target(pid: int) -> ProcessTarget | None:
         return None
 
 
+def _detail_collector(pid: int, interval: float) -> Collector:
+    """The detail screen's collector, imported (with psutil) when a detail first opens."""
+    from ..collectors.detail import ProcessDetailCollector
+
+    return ProcessDetailCollector(pid, interval=interval)
+
+
 def build(
     settings: Settings, store: Store | None = None, startup: Startup | None = None
 ) -> PerftopApp:
     """The app wired to live collectors, the audit file and the chosen theme."""
-    from ..collectors.detail import ProcessDetailCollector
     from ..collectors.system import default_collectors
     from ..themes import load as load_theme
 
@@ -432,7 +445,7 @@ def build(
             database = find_target(settings.dsn)
         except CollectorError as exc:
             problem = str(exc)
-    app = PerftopApp(settings, store, gate, collection, ProcessDetailCollector, startup, database)
+    app = PerftopApp(settings, store, gate, collection, _detail_collector, startup, database)
     if problem is not None:
         app.startup_errors.append(f"PostgreSQL: {problem}")
     theme_name = "perftop-ansi" if settings.no_color else settings.theme
