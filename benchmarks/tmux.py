@@ -10,8 +10,8 @@ the screen shows what is awaited.
 
 from __future__ import annotations
 
+import itertools
 import os
-import shlex
 import shutil
 import subprocess
 import time
@@ -22,6 +22,7 @@ from .terminal import COLUMNS, LINES
 
 ScreenCheck = Callable[[Sequence[str]], bool]
 POLL = 0.005  # seconds between two reads of the pane (each read itself takes a few ms)
+_SERVERS = itertools.count()
 
 
 def available() -> bool:
@@ -41,8 +42,10 @@ class TmuxWindow:
     ) -> None:
         self.env = {k: v for k, v in env.items() if k not in ("TMUX", "TMUX_PANE")}
         self.columns, self.lines = columns, lines
-        self.socket = f"perftop-bench-{os.getpid()}-{id(self)}"
+        # A new server each time: one just killed may still be going away on its socket.
+        self.socket = f"perftop-bench-{os.getpid()}-{next(_SERVERS)}"
         self.started = 0.0  # perf_counter() just before the program's launch
+        self.cpu_at_frame: float | None = None  # the program's CPU seconds when it was seen
 
     def tmux(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -79,7 +82,9 @@ class TmuxWindow:
         extra = [arg for k, v in (env or {}).items() for arg in ("-e", f"{k}={v}")]
         where = ["-c", cwd] if cwd else []
         self.started = time.perf_counter()
-        done = self.tmux("respawn-pane", "-k", *where, *extra, "-t", "bench", shlex.join(argv))
+        # The words apart, not one string: tmux runs them without a shell in between, so
+        # the pane's process is the program itself.
+        done = self.tmux("respawn-pane", "-k", *where, *extra, "-t", "bench", *argv)
         if done.returncode != 0:
             raise OSError(f"tmux respawn-pane failed: {done.stderr.strip()}")
 
@@ -93,6 +98,11 @@ class TmuxWindow:
         done = self.tmux("display-message", "-p", "-t", "bench", "#{pane_dead}")
         return done.stdout.strip() == "0"
 
+    def pid(self) -> int | None:
+        """The program's pid (the pane's process)."""
+        done = self.tmux("display-message", "-p", "-t", "bench", "#{pane_pid}")
+        return int(done.stdout) if done.stdout.strip().isdigit() else None
+
     def wait_for(self, check: ScreenCheck, timeout: float) -> float | None:
         """Seconds from launch until the screen satisfies `check`; None if it never did.
 
@@ -101,11 +111,27 @@ class TmuxWindow:
         """
         deadline = self.started + timeout
         checks = 0
+        pid = self.pid()
         while True:
             before = time.perf_counter()
             if check(self.screen()):
+                self.cpu_at_frame = cpu_seconds(pid) if pid is not None else None
                 return before - self.started
             checks += 1
             if before > deadline or (checks % 20 == 0 and not self.alive()):
                 return None
             time.sleep(POLL)
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds `pid` (all its threads) has used, None once it is gone.
+
+    A figure a busy machine does not inflate the way it does wall time: the work done to
+    draw the first frame, whatever waited for a core.
+    """
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as file:
+            fields = file.read().rsplit(b")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
