@@ -121,6 +121,9 @@ class StackSession:
             self.mode = "py-spy"
 
     async def dump(self) -> None:
+        """Every thread's stack now, over the Stacks screen that asked for it. The dump
+        takes a moment: if that screen was left (or the app is ending) by the time it is
+        there, it is dropped, never shown over another screen."""
         screen = next((s for s in self.app.screen_stack if isinstance(s, StacksScreen)), None)
         if screen is None:
             return
@@ -130,9 +133,11 @@ class StackSession:
         try:
             stacks = await self.sampler.now()
         except Exception as exc:  # noqa: BLE001 - py-spy's own failure, shown in words
-            self.app.notify(f"py-spy dump failed: {exc}", severity="error", markup=False)
+            if self.app.is_running:
+                self.app.notify(f"py-spy dump failed: {exc}", severity="error", markup=False)
             return
-        screen.show_dump(stacks)
+        if self.app.is_running and screen in self.app.screen_stack:
+            screen.show_dump(stacks)
 
     async def export(self, message: StacksScreen.ExportRequested) -> None:
         try:
