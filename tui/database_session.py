@@ -134,9 +134,9 @@ class DatabaseSession:
             screen.show_plan(None, f"cannot connect to {rate.database}: {exc}")
             return
         try:
-            verdict = await assess(conn, rate.query)
+            verdict = await assess(conn, rate.server_text)
             if verdict.safe:
-                plan, how = await generic_plan(conn, rate.query, info.version_num)
+                plan, how = await generic_plan(conn, rate.server_text, info.version_num)
             else:
                 plan, how = None, NOT_FETCHED + verdict.why()
         finally:
@@ -156,7 +156,7 @@ class DatabaseSession:
         if info is None or verdict is None:
             return
         action = PlanStatement(
-            rate.query,
+            rate.server_text,
             rate.database,
             rate.user,
             info.version_num,
@@ -202,7 +202,7 @@ class DatabaseSession:
 
     def explain_analyze(self, message: QueriesScreen.ExplainAnalyzeRequested) -> None:
         statement = message.statement
-        problem = explain_problem(statement.query)
+        problem = explain_problem(statement.server_text)
         if problem is not None:
             self.app.notify(f"EXPLAIN ANALYZE: {problem}", severity="warning", markup=False)
             return
@@ -211,9 +211,13 @@ class DatabaseSession:
     async def _explain(self, statement: StatementRate) -> None:
         """Read what the statement reaches (for the prompt), then ask, then run."""
         connect = self.connect_to(statement.database)
-        verdict = await _assess(connect, statement.query, executes=True)
+        verdict = await _assess(connect, statement.server_text, executes=True)
         action = ExplainAnalyze(
-            statement.query, statement.database, statement.user, connect, assessment=verdict
+            statement.server_text,
+            statement.database,
+            statement.user,
+            connect,
+            assessment=verdict,
         )
         outcome = await self.app.gate.request(action)
         if outcome.result is not None:
