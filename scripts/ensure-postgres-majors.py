@@ -191,9 +191,15 @@ def ensure(major: int) -> Path:
         _check(package, major)
         (package / STAMP).write_text(version + "\n")
         os.chmod(package / STAMP, 0o644)
+        if is_ready(major):
+            return bindir(major)  # another run finished it meanwhile: keep that one
         if final.exists():
             shutil.rmtree(final)  # an older pinned version, or an incomplete one
-        package.rename(final)
+        try:
+            package.rename(final)
+        except OSError:
+            if not is_ready(major):
+                raise
     return bindir(major)
 
 
