@@ -24,21 +24,39 @@ class Startup:
     rate: int = 100  # py-spy samples per second
 
 
+_paused = False  # the collector is off for start-up (and was on before)
+
+
+def pause_gc() -> None:
+    """Start-up without the cyclic garbage collector, until `resume_gc()`.
+
+    Start-up (importing Textual and perftop, composing and drawing the first frame)
+    allocates a few hundred thousand objects that live as long as perftop does; the
+    collector, run every 700 allocations, walks them over and over and finds nothing to
+    free: about a tenth of the time to the first frame.
+    """
+    global _paused
+    if gc.isenabled():
+        gc.disable()
+        _paused = True
+
+
+def resume_gc() -> None:
+    """The collector on again, as before `pause_gc()`; what start-up allocated is moved out
+    of its sight (`gc.freeze`), so later collections do not walk it either. Does nothing
+    unless paused."""
+    global _paused
+    if _paused:
+        _paused = False
+        gc.freeze()
+        gc.enable()
+
+
 @contextlib.contextmanager
 def loading() -> Iterator[None]:
-    """Import the TUI's modules (Textual's, perftop's) without the cyclic garbage collector.
-
-    Importing them allocates a few hundred thousand objects that live as long as perftop
-    does; the collector, run every 700 allocations, walks them over and over and finds
-    nothing to free: about a tenth of the time to the first frame. It is off while they
-    load; then what was loaded is moved out of its sight (`gc.freeze`, so later
-    collections do not walk it either) and it is on again, as before.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
+    """Import the TUI's modules without the cyclic garbage collector (see `pause_gc`)."""
+    pause_gc()
     try:
         yield
     finally:
-        gc.freeze()
-        if was_enabled:
-            gc.enable()
+        resume_gc()

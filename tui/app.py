@@ -25,7 +25,7 @@ from ..actions.process import ProcessTarget, Renice, SendSignal
 from ..collectors.base import Collection, Collector, CollectorError
 from ..collectors.samples import ProcessRow
 from ..config import SORT_KEYS, Settings, config_dir
-from ..startup import Startup
+from ..startup import Startup, pause_gc, resume_gc
 from ..store import Store
 from .dashboard import Dashboard
 from .pickers import SignalPicker
@@ -135,6 +135,7 @@ class PerftopApp(App[int]):
         for error in self.startup_errors:
             self.notify(error, severity="error", timeout=15, markup=False)
         self.call_after_refresh(self._redraw)  # once the dashboard is composed
+        self.call_after_refresh(resume_gc)  # the first frame is drawn (see run)
         startup = self.startup
         if startup.launched is not None:
             self.stacks.launch(startup.launched)
@@ -457,9 +458,13 @@ def build(
 
 def run(settings: Settings, startup: Startup | None = None) -> int:
     """Run the TUI until the person quits; returns the exit code."""
-    app = build(settings, startup=startup)
+    pause_gc()  # until the first frame is drawn (on_mount): see startup.pause_gc
     try:
-        app.run()
+        app = build(settings, startup=startup)
+        try:
+            app.run()
+        finally:
+            app.gate.finish()  # the terminal is back: records still unwritten go to stderr
     finally:
-        app.gate.finish()  # the terminal is back: records still unwritten go to stderr
+        resume_gc()
     return app.return_code or 0
