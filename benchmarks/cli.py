@@ -119,6 +119,7 @@ def run(plan: dict[str, float], side_by_side: bool, install: bool) -> Results:
             "tick_spacing_s": spacing,
             "side_by_side": side_by_side,
             "pty": f"{COLUMNS}x{LINES}",
+            "first_frame_in": measure.terminal(),
             "refresh_s": 1.0,
         },
         subjects=found,

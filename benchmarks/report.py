@@ -125,7 +125,9 @@ class Results:
             f"method: 1 s refresh in a {self.settings['pty']} pty; CPU = utime+stime of the "
             f"process tree over {self.settings['seconds']:g} s after a "
             f"{self.settings['warmup']:g} s warm-up; subjects run "
-            f"{'side by side' if self.settings['side_by_side'] else 'one at a time'}",
+            f"{'side by side' if self.settings['side_by_side'] else 'one at a time'}; "
+            f"first frame: until the CPU and memory pane show figures, in "
+            f"{self.settings.get('first_frame_in', 'a pty')}",
             "",
         ]
         names = [s.name for s in self.subjects]
