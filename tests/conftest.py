@@ -5,8 +5,10 @@ PostgreSQL: `pg_cluster` is one server (the distribution's, 15) for the session,
 everything whose SQL does not depend on the version. `pg_major_cluster` is the same kind of
 server once per supported major (14 to 18): a test that asks for it runs once per major,
 ids `[pg14]` … `[pg18]`. Each major's server starts the first time a test asks for it and
-stops at the end of the session (15 is `pg_cluster` itself). To run a test on some majors
-only: `@pytest.mark.parametrize("pg_major_cluster", [17, 18], indirect=True)`."""
+stops at the end of the session (15 is `pg_cluster` itself). It is session-scoped, so a
+module-scoped fixture may build on it (its objects are then made once per major). To run a
+test on some majors only: `@pytest.mark.parametrize("pg_major_cluster", [17, 18],
+indirect=True)`."""
 
 from __future__ import annotations
 
@@ -88,7 +90,7 @@ def _default_major() -> int | None:
         return None
 
 
-@pytest.fixture(params=SUPPORTED_MAJORS, ids=lambda major: f"pg{major}")
+@pytest.fixture(scope="session", params=SUPPORTED_MAJORS, ids=lambda major: f"pg{major}")
 def pg_major_cluster(request: pytest.FixtureRequest, pg_majors: PgMajors) -> PgCluster:
     """A running server of each supported major in turn (see the module docstring)."""
     major: int = request.param
