@@ -89,7 +89,9 @@ async def _tick_guarded(collector: Collector, store: Store) -> bool:
 
 
 async def run(collector: Collector, store: Store, ceiling: float = 30.0) -> None:
-    """Tick `collector` forever at its interval; back off while it fails."""
+    """Tick `collector` forever at its interval; back off while it fails (at most
+    `ceiling` seconds, or the collector's own `retry_ceiling` where it has a lower one)."""
+    ceiling = min(ceiling, getattr(collector, "retry_ceiling", ceiling))
     failures = 0
     while True:
         started = time.monotonic()

@@ -230,7 +230,20 @@ class DatabaseSession:
         if info is None:
             self.app.notify("Not connected to PostgreSQL yet.", severity="warning")
             return
-        self._request(CreateExtension(info, connection_factory(self.target)))
+        action = CreateExtension(info, connection_factory(self.target))
+        self.app.run_worker(self._create_extension(action), group="pg")
+
+    async def _create_extension(self, action: CreateExtension) -> None:
+        """Through the gate; once created, the server info is read again at once (it was
+        read at connect), so the Queries screen shows the extension without a reconnect."""
+        outcome = await self.app.gate.request(action)
+        self.app.report(action, outcome)
+        if outcome.result is None:
+            return
+        self.statements.link.info_stale = True
+        if self.app.collection is not None:  # tick now, not after the failure's backoff
+            self.app.collection.add(self.statements)
+            self.app.collection.add(self.server)
 
     def _request(self, action: Action) -> None:
         self.app._request(action)

@@ -279,6 +279,10 @@ def own_backends(target: Target) -> tuple[int, ...]:
     )
 
 
+INFO_RECHECK = 10.0
+"""Seconds between two reads of the server info while pg_stat_statements is missing."""
+
+
 class Link:
     """One connection for one collector, re-opened after it is lost."""
 
@@ -287,6 +291,8 @@ class Link:
         self.interval = interval
         self.connect_timeout = connect_timeout
         self.info: ServerInfo | None = None
+        self.info_read_at = 0.0  # monotonic time `info` was read
+        self.info_stale = False  # something changed the server since: read it again
         self.preload: str | None = None  # shared_preload_libraries, when the role may read it
         self.generation = 0  # +1 per new connection
         self.lost_at: float | None = None  # monotonic time the last connection was lost
@@ -317,27 +323,49 @@ class Link:
         except Exception as exc:  # noqa: BLE001 - every failure becomes one line
             raise _explain(exc, self.target, connecting=True) from None
         try:
-            row = await conn.fetchrow(sql("server"))
-            assert row is not None
-            self.info = ServerInfo(
-                version=row["version"].split()[0],
-                version_num=row["version_num"],
-                pgss_version=row["pgss_version"],
-                pgss_preloaded=row["pgss_preloaded"],
-                user=row["user"],
-                database=row["database"],
-                can_read_all_stats=bool(
-                    row["superuser"] or row["read_all_stats"] or row["monitor"]
-                ),
-                dsn_display=self.target.display,
-            )
-            self.preload = row["preload"]
+            await self._read_info(conn)
         except Exception as exc:  # noqa: BLE001
             conn.terminate()
             raise _explain(exc, self.target) from None
         self.backend_pid = conn.get_server_pid()  # from the startup packet: no round trip
         self.generation += 1
         return conn
+
+    async def _read_info(self, conn: asyncpg.Connection) -> None:
+        row = await conn.fetchrow(sql("server"))
+        assert row is not None
+        self.info = ServerInfo(
+            version=row["version"].split()[0],
+            version_num=row["version_num"],
+            pgss_version=row["pgss_version"],
+            pgss_preloaded=row["pgss_preloaded"],
+            user=row["user"],
+            database=row["database"],
+            can_read_all_stats=bool(row["superuser"] or row["read_all_stats"] or row["monitor"]),
+            dsn_display=self.target.display,
+        )
+        self.preload = row["preload"]
+        self.info_read_at = time.monotonic()
+        self.info_stale = False
+
+    def info_due(self) -> bool:
+        """Whether the server info should be read again: marked stale (an action changed
+        the server), or older than `INFO_RECHECK` seconds."""
+        return self.info_stale or time.monotonic() - self.info_read_at >= INFO_RECHECK
+
+    async def reread_info(self) -> ServerInfo:
+        """Read the server info again on the open connection, without reconnecting: the
+        extension may have been created (or its library loaded) since it was read."""
+        conn = await self.connect()
+        limit = statement_timeout_ms(self.interval) / 1000 + self.connect_timeout
+        try:
+            await asyncio.wait_for(self._read_info(conn), limit)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes one line
+            if _lost(exc):
+                self.drop()
+            raise _explain(exc, self.target) from None
+        assert self.info is not None
+        return self.info
 
     async def connect(self) -> asyncpg.Connection:
         """The open connection, opening one if there is none."""

@@ -66,7 +66,7 @@ from typing import NamedTuple
 import asyncpg
 
 from ..base import CollectorError
-from .connect import Link, Target, missing_extension, own_backends
+from .connect import INFO_RECHECK, Link, Target, missing_extension, own_backends
 from .queries import is_own, joined, mask_sql, parse_version, sql
 from .samples import ServerInfo, StatementKey, StatementRate, StatementsSample
 
@@ -304,6 +304,7 @@ class StatementsCollector:
     """pg_stat_statements as figures over a chosen window (source "pg.statements")."""
 
     source = "pg.statements"
+    retry_ceiling = INFO_RECHECK  # a missing extension is looked for again this often
 
     def __init__(
         self,
@@ -365,6 +366,8 @@ class StatementsCollector:
         if self.link.target.notice and not self._notified_password:
             notices.append(self.link.target.notice)
             self._notified_password = True
+        if (info.pgss_version is None or not info.pgss_preloaded) and self.link.info_due():
+            info = await self.link.reread_info()  # created or loaded since it was read?
         if info.pgss_version is None or not info.pgss_preloaded:
             raise CollectorError(missing_extension(info, self.link.preload))
         version = parse_version(info.pgss_version)
