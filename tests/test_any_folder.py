@@ -99,3 +99,13 @@ def test_the_editable_install_imports_perftop_from_that_folder(
         str(checkout / "__init__.py"),
         str(checkout / "collectors" / "stacks" / "model.py"),
     ]
+    # What `make run` starts: the installed command (its --version needs no dependency).
+    command = subprocess.run(
+        [str(venv / "bin" / "perftop"), "--version"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+    )
+    assert (command.returncode, command.stdout.strip()) == (0, f"perftop {perftop.__version__}")
