@@ -10,6 +10,7 @@ the screen shows what is awaited.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import shutil
@@ -45,6 +46,7 @@ class TmuxWindow:
         # A new server each time: one just killed may still be going away on its socket.
         self.socket = f"perftop-bench-{os.getpid()}-{next(_SERVERS)}"
         self.started = 0.0  # perf_counter() just before the program's launch
+        self.socket_path = ""
         self.cpu_at_frame: float | None = None  # the program's CPU seconds when it was seen
 
     def tmux(self, *args: str) -> subprocess.CompletedProcess[str]:
@@ -65,6 +67,7 @@ class TmuxWindow:
             raise OSError(f"tmux new-session failed: {done.stderr.strip()}")
         # The pane stays (dead) when the program exits, so its last screen can be read.
         self.tmux("set-option", "-g", "remain-on-exit", "on")
+        self.socket_path = self.tmux("display-message", "-p", "#{socket_path}").stdout.strip()
         return self
 
     def __exit__(
@@ -74,6 +77,9 @@ class TmuxWindow:
         tb: TracebackType | None,
     ) -> None:
         self.tmux("kill-server")
+        if self.socket_path:  # the server leaves its socket file behind
+            with contextlib.suppress(OSError):
+                os.unlink(self.socket_path)
 
     def launch(
         self, argv: Sequence[str], env: Mapping[str, str] | None = None, cwd: str | None = None
