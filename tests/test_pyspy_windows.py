@@ -368,3 +368,46 @@ async def test_thread_names_are_those_of_the_windows_kept(
     in_windows = {stack.thread for w in sample.windows for stack, _ in w.stacks}
     assert set(sample.threads) == in_windows
     assert len(seen) > len(in_windows) + 4  # names came and went
+
+
+@run
+async def test_in_the_app_a_lost_window_shows_in_the_stacks_header(
+    burner: subprocess.Popen[str], tmp_path: Path
+) -> None:
+    """Attached from the app; then every read of one window fails: the profile goes on and
+    the Stacks screen's header says how many windows were lost."""
+    from textual.widgets import Static
+
+    from perftop.tui.approve import ApprovalScreen
+    from perftop.tui.stacks import StacksScreen
+
+    from .test_app_stacks import make_app
+
+    app, _ = make_app(tmp_path, burner)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("a")
+        deadline = time.monotonic() + 15
+        while not isinstance(app.screen, ApprovalScreen):
+            assert time.monotonic() < deadline
+            await pilot.pause(0.05)
+        await pilot.press("y")
+        while app.stacks.sampler is None or not app.stacks.sampler.windows:
+            assert time.monotonic() < deadline
+            await pilot.pause(0.05)
+        # From the next py-spy on: the window after the running one fails every read.
+        app.stacks.sampler.pyspy = str(flaky_pyspy(tmp_path, set(range(2, 2 + ATTEMPTS))))
+
+        def header() -> str:
+            screen = app.screen
+            assert isinstance(screen, StacksScreen)
+            return str(screen.query_one("#stacks-header", Static).render())
+
+        while " windows lost" not in header():
+            assert time.monotonic() < deadline + 15, header()
+            await pilot.pause(0.1)
+        sample = app.store.latest("stacks", StackSample)
+        assert sample is not None and sample.windows_lost == 1
+        assert f"1 of {sample.windows_tried} windows lost" in header()
+        assert app.store.status("stacks").state == "ok"
+        assert calls(tmp_path)[: 1 + ATTEMPTS] == ["record"] * (1 + ATTEMPTS)
