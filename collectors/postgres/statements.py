@@ -328,6 +328,10 @@ class StatementsCollector:
         self._own_span: tuple[float, Mapping[RawKey, Counters]] = (0.0, {})
         self._windows = Windows()
         self._texts: dict[int, Text] = {}
+        # queryids whose text came from a nested entry only: inside an EXPLAIN, a DO block or
+        # a function, the server may keep the caller's whole text for it. Fetched again once
+        # the statement runs at top level, whose text is its own.
+        self._nested_text: set[int] = set()
         self._no_text: dict[int, float] = {}  # queryid → when the server had no text for it
         self._users: dict[int, str] = {}
         self._databases: dict[int, str] = {}
@@ -447,7 +451,7 @@ class StatementsCollector:
         else:
             seconds, work = self._windows.window(self.window)
         await self._names(k for k in work)
-        await self._fetch_texts(k[2] for k, w in work.items() if w[0] > 0 or w[1] > 0)
+        await self._fetch_texts(k for k, w in work.items() if w[0] > 0 or w[1] > 0)
         user = self._own_user()
         if full:
             prior_full, self._last_full = self._last_full, read
@@ -496,6 +500,7 @@ class StatementsCollector:
         if len(self._texts) > len(keep):
             self._texts = {q: t for q, t in self._texts.items() if q in keep}
             self._own &= keep
+            self._nested_text &= keep
         if len(self._no_text) > len(keep):
             self._no_text = {q: t for q, t in self._no_text.items() if q in keep}
 
@@ -531,14 +536,14 @@ class StatementsCollector:
         for kind, oid, name in await self.link.fetch(sql("names")):
             (self._users if kind == "u" else self._databases)[oid] = name
 
-    async def _fetch_texts(self, queryids: Iterable[int]) -> None:
+    async def _fetch_texts(self, keys: Iterable[RawKey]) -> None:
         now = time.monotonic()
         wanted = {
-            q
-            for q in queryids
-            if q != 0
-            and q not in self._texts
-            and now - self._no_text.get(q, now - TEXT_RETRY) >= TEXT_RETRY
+            k[2]
+            for k in keys
+            if k[2] != 0
+            and (k[2] not in self._texts or (k[3] and k[2] in self._nested_text))
+            and now - self._no_text.get(k[2], now - TEXT_RETRY) >= TEXT_RETRY
         }
         if not wanted:
             return
@@ -547,11 +552,17 @@ class StatementsCollector:
         query = sql("texts", "pgss", parse_version(info.pgss_version))
         self.text_queries += 1
         rows = await self.link.fetch(query, list(wanted))
-        for queryid, raw in rows:
+        for queryid, raw, toplevel in rows:
             own = is_own(raw)
             self._texts[queryid] = Text(raw, mask_sql(raw), own)
             if own:
                 self._own.add(queryid)
+            else:
+                self._own.discard(queryid)
+            if toplevel:
+                self._nested_text.discard(queryid)
+            else:
+                self._nested_text.add(queryid)
             self._no_text.pop(queryid, None)
             wanted.discard(queryid)
         for queryid in wanted:
