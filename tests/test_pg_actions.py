@@ -532,7 +532,14 @@ async def test_explain_analyze_stops_at_its_timeout_and_in_the_right_database(
 
 
 @run
-async def test_generic_plan_does_not_execute(pg_cluster: PgCluster, table: str) -> None:
+async def test_generic_plan_does_not_execute(pg_major_cluster: PgCluster) -> None:
+    """On every supported major: the generic plan is version-sensitive (GENERIC_PLAN is 16+,
+    and asyncpg's extended protocol refuses its parameters; PREPARE works on each)."""
+    pg_cluster = pg_major_cluster
+    pg_cluster.psql(
+        "DROP TABLE IF EXISTS explained; CREATE TABLE explained (id int PRIMARY KEY, v int);"
+        "INSERT INTO explained SELECT g, g FROM generate_series(1, 100) g"
+    )
     conn = await asyncpg.connect(pg_cluster.dsn)
     try:
         version = await conn.fetchval("SELECT current_setting('server_version_num')::int")
@@ -551,6 +558,7 @@ async def test_generic_plan_does_not_execute(pg_cluster: PgCluster, table: str) 
     finally:
         await conn.close()
     assert total(pg_cluster) == "100:5050"
+    pg_cluster.psql("DROP TABLE explained")
 
 
 @run

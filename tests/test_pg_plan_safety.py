@@ -99,14 +99,16 @@ def not_locked_down(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="module")
-def plan_objects(pg_cluster: PgCluster) -> Iterator[PgCluster]:
-    """ROLE's schemas app, shadow and plan in the test database, with the objects above."""
-    pg_cluster.create_role(ROLE)
-    pg_cluster.psql(SETUP_AS_SUPERUSER)
-    pg_cluster.psql(SETUP_AS_ROLE, user=ROLE)
-    yield pg_cluster
-    pg_cluster.psql("DROP SCHEMA IF EXISTS app, shadow, plan CASCADE")
-    pg_cluster.drop_role(ROLE)
+def plan_objects(pg_major_cluster: PgCluster) -> Iterator[PgCluster]:
+    """ROLE's schemas app, shadow and plan in the test database, with the objects above, on
+    every supported major: what the planner folds and the catalog holds differ by version."""
+    cluster = pg_major_cluster
+    cluster.create_role(ROLE)
+    cluster.psql(SETUP_AS_SUPERUSER)
+    cluster.psql(SETUP_AS_ROLE, user=ROLE)
+    yield cluster
+    cluster.psql("DROP SCHEMA IF EXISTS app, shadow, plan CASCADE")
+    cluster.drop_role(ROLE)
 
 
 class ServerLog:
