@@ -29,7 +29,7 @@ from .pg_cluster import (
     server_major,
     throwaway_cluster,
 )
-from .support import start_burner
+from .support import start_burner, start_counter
 
 
 def _in_ci() -> bool:
@@ -104,6 +104,30 @@ def pg_major_cluster(request: pytest.FixtureRequest, pg_majors: PgMajors) -> PgC
 def burner(tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
     """`burn_cpu()` called from `main()` in a loop, and a thread "sleepy" that sleeps."""
     child = start_burner(tmp_path)
+    yield child
+    child.kill()
+    child.wait()
+
+
+@pytest.fixture
+def counter(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
+    """A real process that counts the SIGUSR1 it receives into a file."""
+    proc, path = start_counter(tmp_path)
+    yield proc, path
+    proc.kill()
+    proc.wait()
+
+
+@pytest.fixture
+def not_python() -> Iterator[subprocess.Popen[bytes]]:
+    """A real process that is not Python (`sleep`), once its exec is done."""
+    import time
+
+    child = subprocess.Popen(["sleep", "60"])
+    deadline = time.monotonic() + 5
+    while Path(f"/proc/{child.pid}/exe").resolve().name != "sleep":  # exec done
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
     yield child
     child.kill()
     child.wait()

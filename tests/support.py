@@ -468,3 +468,49 @@ def start_burner(tmp: Path, seconds: float = 60.0) -> subprocess.Popen[str]:
     )
     assert child.stdout is not None and child.stdout.readline() == "ready\n"
     return child
+
+
+# A process that counts the signals it receives ------------------------------------------
+
+COUNTER = """
+import signal, sys, time
+path = sys.argv[1]
+count = 0
+def counted(signum, frame):
+    global count
+    count += 1
+    with open(path, "w") as f:
+        f.write(str(count))
+signal.signal(signal.SIGUSR1, counted)
+open(path, "w").write("0")
+while True:
+    time.sleep(0.05)
+"""
+
+
+def start_counter(tmp: Path) -> tuple[subprocess.Popen[bytes], Path]:
+    """A real process that counts the SIGUSR1 it receives into a file, started and ready
+    (its handler installed, the file holding 0)."""
+    import time
+
+    path = tmp / "count"
+    proc = subprocess.Popen([sys.executable, "-c", COUNTER, str(path)])
+    deadline = time.monotonic() + 10
+    while not (path.exists() and path.read_text() == "0"):
+        assert time.monotonic() < deadline, "the counter did not start"
+        time.sleep(0.02)
+    return proc, path
+
+
+def settled_count(path: Path, quiet: float = 0.5, timeout: float = 5.0) -> int:
+    """The counter's value once it has not changed for `quiet` seconds."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    last, since = int(path.read_text() or 0), time.monotonic()
+    while time.monotonic() < deadline and time.monotonic() - since < quiet:
+        time.sleep(0.05)
+        now = int(path.read_text() or 0)
+        if now != last:
+            last, since = now, time.monotonic()
+    return last

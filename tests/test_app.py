@@ -10,13 +10,9 @@ import dataclasses
 import os
 import signal
 import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from textual.binding import Binding
 
 from perftop.actions.audit import AuditLog
@@ -34,37 +30,9 @@ from perftop.tui.help import HelpScreen
 from perftop.tui.pickers import SignalPicker, SortPicker
 from perftop.tui.process_table import ProcessTable
 
-from .support import filled_store, process_sample, row, run
+from .support import filled_store, process_sample, row, run, settled_count
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-COUNTER = """
-import signal, sys, time
-path = sys.argv[1]
-count = 0
-def counted(signum, frame):
-    global count
-    count += 1
-    with open(path, "w") as f:
-        f.write(str(count))
-signal.signal(signal.SIGUSR1, counted)
-open(path, "w").write("0")
-while True:
-    time.sleep(0.05)
-"""
-
-
-@pytest.fixture
-def counter(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
-    """A real process that counts the SIGUSR1 it receives into a file."""
-    path = tmp_path / "count"
-    proc = subprocess.Popen([sys.executable, "-c", COUNTER, str(path)])
-    deadline = time.monotonic() + 10
-    while not path.exists() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    yield proc, path
-    proc.kill()
-    proc.wait()
 
 
 def counter_row(proc: subprocess.Popen[bytes]) -> ProcessRow:
@@ -91,24 +59,6 @@ def with_rows(*rows: ProcessRow) -> Store:
     return store
 
 
-def count(path: Path) -> int:
-    return int(path.read_text() or 0)
-
-
-def settled_count(path: Path, quiet: float = 0.5, timeout: float = 5.0) -> int:
-    """The counter's value once it has stopped changing for `quiet` seconds."""
-    deadline = time.monotonic() + timeout
-    last, since = count(path), time.monotonic()
-    while time.monotonic() < deadline:
-        time.sleep(0.05)
-        now = count(path)
-        if now != last:
-            last, since = now, time.monotonic()
-        elif now and time.monotonic() - since >= quiet:
-            break
-    return last
-
-
 async def settle(pilot: Any, seconds: float = 0.3) -> None:
     await pilot.pause(seconds)
 
@@ -130,7 +80,7 @@ async def test_no_runs_nothing_and_is_audited(tmp_path: Path, counter: Any) -> N
         await pilot.press("n")
         await settle(pilot)
         assert not isinstance(app.screen, ApprovalScreen)
-    assert count(path) == 0
+    assert settled_count(path) == 0
     assert proc.poll() is None
     records = audit.read()
     assert [(r["action"], r["decision"]) for r in records] == [("signal", "declined")]
@@ -148,7 +98,7 @@ async def test_enter_and_escape_decline(tmp_path: Path, counter: Any) -> None:
             assert isinstance(app.screen, ApprovalScreen)
             await pilot.press(key)
             await settle(pilot)
-    assert count(path) == 0
+    assert settled_count(path) == 0
     assert [r["decision"] for r in audit.read()] == ["declined", "declined"]
 
 
@@ -214,7 +164,7 @@ async def test_read_only_never_prompts_and_never_runs(tmp_path: Path, counter: A
         app._request(SendSignal(_target(counter_row(proc)), "USR1"))
         await settle(pilot, 0.3)
         assert not isinstance(app.screen, ApprovalScreen)
-    assert count(path) == 0
+    assert settled_count(path) == 0
     assert os.getpriority(os.PRIO_PROCESS, proc.pid) == 0
     assert [r["decision"] for r in audit.read()] == ["refused-read-only"]
 

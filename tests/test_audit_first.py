@@ -14,7 +14,7 @@ import stat
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,55 +29,15 @@ from perftop.themes import load
 from perftop.tui.app import PerftopApp, _target
 from perftop.tui.approve import ApprovalScreen
 
-from .support import filled_store, process_sample, row, run
+from .support import filled_store, process_sample, row, run, settled_count
 
 FULL = "not done: the audit file cannot be written (No space left on device)"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-COUNTER = """
-import signal, sys, time
-path = sys.argv[1]
-count = 0
-def counted(signum, frame):
-    global count
-    count += 1
-    with open(path, "w") as f:
-        f.write(str(count))
-signal.signal(signal.SIGUSR1, counted)
-open(path, "w").write("0")
-while True:
-    time.sleep(0.05)
-"""
 
 
 @pytest.fixture(autouse=True)
 def not_locked_down(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(gate_module, "_locked_down", False)
-
-
-@pytest.fixture
-def counter(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
-    """A real process that counts the SIGUSR1 it receives into a file."""
-    path = tmp_path / "count"
-    proc = subprocess.Popen([sys.executable, "-c", COUNTER, str(path)])
-    deadline = time.monotonic() + 10
-    while not (path.exists() and path.read_text() == "0") and time.monotonic() < deadline:
-        time.sleep(0.02)
-    yield proc, path
-    proc.kill()
-    proc.wait()
-
-
-def settled_count(path: Path, quiet: float = 0.5, timeout: float = 5.0) -> int:
-    """The counter's value once it has not changed for `quiet` seconds."""
-    deadline = time.monotonic() + timeout
-    last, since = int(path.read_text() or 0), time.monotonic()
-    while time.monotonic() < deadline and time.monotonic() - since < quiet:
-        time.sleep(0.05)
-        now = int(path.read_text() or 0)
-        if now != last:
-            last, since = now, time.monotonic()
-    return last
 
 
 def fill_up(path: Path) -> None:

@@ -5,10 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -163,18 +161,6 @@ async def test_a_target_that_exits_keeps_its_windows_and_is_ended(tmp_path: Path
     sample = store.latest("stacks", StackSample)
     assert sample is not None and sample.ended and "exited" in sample.notice
     assert merge(sample.windows).top_functions()[0].name == "burn_cpu"
-
-
-@pytest.fixture
-def not_python() -> Iterator[subprocess.Popen[bytes]]:
-    child = subprocess.Popen(["sleep", "60"])
-    deadline = time.monotonic() + 5
-    while Path(f"/proc/{child.pid}/exe").resolve().name != "sleep":  # exec done
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
-    yield child
-    child.kill()
-    child.wait()
 
 
 @run

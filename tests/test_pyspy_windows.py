@@ -165,18 +165,6 @@ async def test_in_the_app_a_sampler_that_never_got_a_window_is_failing(
     assert sample is not None and sample.windows_lost == sample.windows_tried
 
 
-@pytest.fixture
-def not_python() -> Iterator[subprocess.Popen[bytes]]:
-    child = subprocess.Popen(["sleep", "60"])
-    deadline = time.monotonic() + 5
-    while Path(f"/proc/{child.pid}/exe").resolve().name != "sleep":  # exec done
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
-    yield child
-    child.kill()
-    child.wait()
-
-
 @run
 async def test_a_process_that_is_not_python_is_not_retried(
     not_python: subprocess.Popen[bytes], tmp_path: Path
