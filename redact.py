@@ -34,10 +34,11 @@ _URL_PASSWORD = re.compile(
 _URL_CUT = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^:/?#@\s\[]*:)(?P<value>[^\s/?#@]+)\Z")
 # password=..., passwd=..., pwd=..., secret=..., token=..., also with --, as options or
 # key=value pairs in a libpq connection string. The value runs to the next space, or to its
-# closing quote (to the end of the text when the quote never comes: the text was cut).
+# closing quote (to the end of the text when the quote never comes: the text was cut). A SQL
+# placeholder (`token = $1`) holds no value and is left as it is.
 _KEY_VALUE = re.compile(
     r"(?P<head>(?:--?|\b)[a-z0-9_]*(?:password|passwd|pwd|secret|token|api[_-]?key)(?:_[a-z0-9]+)*"
-    r"\s*[=:]\s*)(?P<value>'[^']*(?:'|\Z)|\"[^\"]*(?:\"|\Z)|\S+)",
+    r"\s*[=:]\s*)(?P<value>'[^']*(?:'|\Z)|\"[^\"]*(?:\"|\Z)|(?!\$\d+(?![^\s,;)]))\S+)",
     re.IGNORECASE,
 )
 # `--password value`, `-p value` is too ambiguous (ports, paths), so only the long forms.
