@@ -200,7 +200,12 @@ class ProcessTable(ScrollView, can_focus=True):
 
     def set_sort(self, key: str, reverse: bool | None = None) -> None:
         """Sort by `key`. Without `reverse`, the same key inverts and a new key starts in
-        its natural direction (numbers descending; pid, user, command, state ascending)."""
+        its natural direction (numbers descending; pid, user, command, state ascending).
+
+        A new order is read from its top, as in htop: the table scrolls to the first row,
+        and the selection stays on its process only if that is on the first screenful
+        (else it moves to the first row), so the cursor is always in sight.
+        """
         if key not in SORT_KEYS:
             raise ValueError(f"unknown sort key {key!r}; one of {', '.join(SORT_KEYS)}")
         if reverse is None:
@@ -208,7 +213,7 @@ class ProcessTable(ScrollView, can_focus=True):
         self.sort_key = key
         self.reverse = reverse
         self._header = None
-        self._rebuild()
+        self._rebuild(from_top=True)
         self._post(self.SortChanged(key, reverse))
 
     def invert_sort(self) -> None:
@@ -233,7 +238,7 @@ class ProcessTable(ScrollView, can_focus=True):
 
     # ordering and selection ---------------------------------------------------------------
 
-    def _rebuild(self, partial: bool = False) -> None:
+    def _rebuild(self, partial: bool = False, from_top: bool = False) -> None:
         rows = self._all
         needle = self.filter_text.casefold()
         if needle:
@@ -241,17 +246,24 @@ class ProcessTable(ScrollView, can_focus=True):
         if self.tree:
             lines = tree_order(rows, self.sort_key, self.reverse)
             rows = tuple(line.row for line in lines)
-            self._show(rows, tuple(line.prefix for line in lines), partial)
+            self._show(rows, tuple(line.prefix for line in lines), partial, from_top)
         else:
-            self._show(tuple(sort_rows(rows, self.sort_key, self.reverse)), (), partial)
+            rows = tuple(sort_rows(rows, self.sort_key, self.reverse))
+            self._show(rows, (), partial, from_top)
 
     def _show(
-        self, rows: tuple[ProcessRow, ...], guides: tuple[str, ...], partial: bool = False
+        self,
+        rows: tuple[ProcessRow, ...],
+        guides: tuple[str, ...],
+        partial: bool = False,
+        from_top: bool = False,
     ) -> None:
         """Make `rows` the shown rows, keeping the selection on the same process.
 
         `partial` (a new sample, same sort and filter): refresh only the lines on screen
-        whose content changed; otherwise the whole table is drawn again.
+        whose content changed; otherwise the whole table is drawn again. `from_top` (a new
+        order): scroll to the first row, and keep the selection only if it is on the first
+        screenful, else put it on the first row.
         """
         was_visible = self._cursor_visible()
         index = None
@@ -261,6 +273,8 @@ class ProcessTable(ScrollView, can_focus=True):
                 if row.pid == pid and row.start_time == start:
                     index = i
                     break
+        if from_top and (index is None or index >= self._page()):
+            index = 0
         if index is None:  # the process is gone (or filtered out): stay at the same place
             index = min(self._cursor, len(rows) - 1)
         self._rows = rows
@@ -268,7 +282,9 @@ class ProcessTable(ScrollView, can_focus=True):
         self._cursor = max(0, index)
         self._set_virtual_height(len(rows) + 1)
         self._select_current()
-        if was_visible:
+        if from_top:
+            self._scroll_home()
+        elif was_visible:
             self._scroll_to_cursor()
         self._prune_strips()
         if partial and self._drawn:
@@ -330,6 +346,9 @@ class ProcessTable(ScrollView, can_focus=True):
             return
         index = max(0, min(index, len(self._rows) - 1))
         if index == self._cursor:
+            # The view may have been scrolled away from the cursor (the mouse wheel moves
+            # the view only): a cursor key brings the cursor back into sight.
+            self._scroll_to_cursor()
             return
         old, self._cursor = self._cursor, index
         self.refresh_line(old + 1)
@@ -353,6 +372,10 @@ class ProcessTable(ScrollView, can_focus=True):
             self.scroll_to(y=self._cursor, animate=False, force=True)
         elif self._cursor >= top + page:
             self.scroll_to(y=self._cursor - page + 1, animate=False, force=True)
+
+    def _scroll_home(self) -> None:
+        if self.size.height:  # before the first layout the table is at the top anyway
+            self.scroll_to(y=0, animate=False, force=True)
 
     def _post(self, message: _TableMessage) -> None:
         message.table = self
