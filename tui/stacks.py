@@ -579,7 +579,9 @@ class StacksScreen(Screen[None]):
         if sample is None:
             self.profile = self._calls = None
         elif key != self._profile_key:
-            windows = select(sample.windows, self.span)
+            # A saved file is one window of its whole length: a span would cut it off.
+            whole = sample.target.mode == "file"
+            windows = sample.windows if whole else select(sample.windows, self.span)
             threads = None if self.thread is None else (self.thread,)
             self.profile = merge(windows, threads, include_idle=self.idle)
             self._calls = None
@@ -685,7 +687,8 @@ class StacksScreen(Screen[None]):
         lines: list[Text] = []
         if sample is not None:
             target = sample.target
-            line = Text(f"PID {target.pid} ", style="bold", end="")
+            who = "file" if target.mode == "file" else f"PID {target.pid}"  # a file has no PID
+            line = Text(f"{who} ", style="bold", end="")
             line.append_text(literal(redact(target.command)))
             if target.python:
                 line.append_text(literal(f"  Python {target.python}", "dim"))
@@ -702,7 +705,11 @@ class StacksScreen(Screen[None]):
             line.append(f" · {sample.lost_text}", "bold")
         lines.append(line)
         thread = literal(self.thread) if self.thread is not None else Text("all", end="")
-        line = Text(f"span {span_text(self.span)} · thread ", end="")
+        if self.shown_mode == "file":
+            length = span_text(round(profile.span, 1)) if profile is not None else "?"
+            line = Text(f"span whole file ({length}) · thread ", end="")
+        else:
+            line = Text(f"span {span_text(self.span)} · thread ", end="")
         line.append_text(thread)
         on = [name for name, value in self._toggles() if value]
         line.append(f" · options: {', '.join(on) if on else 'none'}")
@@ -739,8 +746,8 @@ class StacksScreen(Screen[None]):
             return py_spy  # pyinstrument and saved files have no such sampler options
         if action == "dump":
             return py_spy
-        if action == "detach":
-            return self.shown_mode != "file"
+        if action in ("detach", "span"):
+            return self.shown_mode != "file"  # a saved file is shown whole, never sampled
         return True
 
     def action_cycle_view(self) -> None:

@@ -97,6 +97,7 @@ def _from_pyinstrument(file: Path, document: dict[str, Any]) -> StackSample:
     session = Session.from_json(document)
     unit = float(session.min_interval) or 0.001
     counts: dict[Stack, int] = {}
+    per_thread: dict[int, int] = {}
     frames: dict[str, Frame] = {}
     for stack, seconds in session.frame_records:
         if not isinstance(stack, list) or not stack:
@@ -113,12 +114,14 @@ def _from_pyinstrument(file: Path, document: dict[str, Any]) -> StackSample:
         path = tuple(frames.get(i) or frames.setdefault(i, _pyinstrument_frame(i)) for i in infos)
         key = Stack(thread, thread_id, path, idle=path[-1].name == AWAIT)
         counts[key] = counts.get(key, 0) + count
+        per_thread[thread_id] = per_thread.get(thread_id, 0) + count
     window = StackWindow(
         started=float(session.start_time),
         duration=float(session.duration),
         requested_rate=1.0 / unit,
         stacks=tuple(counts.items()),
-        ticks=sum(counts.values()),
+        # One sampling instant is one sample of each thread, as py-spy's windows count it.
+        ticks=max(per_thread.values(), default=0),
     )
     threads = [stack.thread for stack in counts]
     return _sample(file, window, threads or ["MainThread"], "pyinstrument session")
@@ -150,18 +153,26 @@ def save_session(sample: StackSample, path: str | os.PathLike[str]) -> Path:
                 *(f"{f.name}\x00{f.file}\x00{f.line}" for f in stack.frames),
             )
             totals[key] = totals.get(key, 0.0) + count / rate
+    # pyinstrument keeps identical prefixes as one frame only when their records are next
+    # to each other, and trims the tree's stem down to `start_call_stack`, which it reads
+    # without checking it is empty: the busiest thread's root is where "profiling started".
+    records = sorted(totals.items())
+    roots: dict[str, float] = {}
+    for key, seconds in records:
+        roots[key[0]] = roots.get(key[0], 0.0) + seconds
+    start = [max(roots, key=roots.__getitem__)] if roots else [f"MainThread\x00{THREAD_FILE}\x000"]
     started = min((w.started for w in sample.windows), default=0.0)
     ended = max((w.started + w.duration for w in sample.windows), default=0.0)
     rate = max((w.requested_rate for w in sample.windows), default=0.0)
     interval = 1.0 / rate if rate > 0 else 0.001
     session = Session(
-        frame_records=[(list(key), seconds) for key, seconds in totals.items()],
+        frame_records=[(list(key), seconds) for key, seconds in records],
         start_time=started,
         duration=max(0.0, ended - started),
         min_interval=interval,
         max_interval=interval,
         sample_count=sum(w.samples for w in sample.windows),
-        start_call_stack=[],
+        start_call_stack=start,
         target_description=redact(sample.target.command),  # a file perftop writes
         cpu_time=0.0,
         sys_path=[],
@@ -185,6 +196,7 @@ def _from_speedscope(file: Path, document: dict[str, Any]) -> StackSample:
     threads: list[str] = []
     start, end = float("inf"), float("-inf")
     rates: list[float] = []
+    most = 0  # samples of the busiest thread: its sampling instants
     for number, profile in enumerate(profiles, 1):
         kind = profile.get("type") if isinstance(profile, dict) else None
         unit = profile.get("unit", "none") if isinstance(profile, dict) else None
@@ -204,6 +216,7 @@ def _from_speedscope(file: Path, document: dict[str, Any]) -> StackSample:
                 f"profile {number} has type {kind!r}: perftop reads 'sampled' and 'evented'"
             )
         rates.append(rate)
+        most = max(most, sum(found.values()))
         for path, count in found.items():
             stack = Stack(thread, 0, path)
             counts[stack] = counts.get(stack, 0) + count
@@ -216,7 +229,7 @@ def _from_speedscope(file: Path, document: dict[str, Any]) -> StackSample:
         duration=duration,
         requested_rate=max(rates, default=0.0),
         stacks=tuple(counts.items()),
-        ticks=sum(counts.values()),
+        ticks=most,
     )
     return _sample(file, window, threads, "speedscope profile")
 
