@@ -401,7 +401,7 @@ async def test_the_tui_stays_up_and_says_why_nothing_was_done(tmp_path: Path, co
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         fill_up(audit.path)  # the disk fills up after perftop started
-        await pilot.press("k", "8")
+        await pilot.press("k", "1", "0")
         deadline = time.monotonic() + 5
         while not isinstance(app.screen, ApprovalScreen) and time.monotonic() < deadline:
             await pilot.pause(0.05)

@@ -258,7 +258,7 @@ class PerftopApp(App[int]):
             if name is not None:
                 self._request(SendSignal(_target(row), name))
 
-        self.push_screen(SignalPicker(), picked)
+        self.push_screen(SignalPicker(target=(row.pid, row.name)), picked)
 
     def action_nice(self, step: int) -> None:
         if self._refuse_if_read_only():

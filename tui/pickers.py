@@ -1,11 +1,12 @@
 """Small modal pickers: which signal to send, which column to sort by.
 
-Both are an `OptionList` in a box: arrows (or a number key) move, Enter picks, Escape
-cancels with None. They only answer; the app decides what happens next.
+Both are an `OptionList` in a box: arrows (or, for signals, the signal's number) move,
+Enter picks, Escape cancels with None. They only answer; the app decides what happens next.
 """
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Sequence
 from typing import ClassVar
 
@@ -21,6 +22,8 @@ from textual.widgets.option_list import Option
 
 from ..actions.process import SIGNALS
 from ..config import SORT_KEYS
+from ..redact import redact_short
+from .text import literal
 
 __all__ = ["SORT_LABELS", "SignalPicker", "SortPicker"]
 
@@ -78,7 +81,7 @@ class _Picker(ModalScreen[str | None]):
         Binding("escape", "cancel", "Cancel", id="picker.cancel"),
     ]
 
-    box_title = ""
+    box_title: str | Text = ""
     hint = "↑↓ move · Enter picks · Esc cancels"
 
     def __init__(
@@ -127,39 +130,70 @@ class SignalPicker(_Picker):
     """Which signal to send, like htop's F9 list: SIGTERM first and highlighted.
 
     Dismisses with the signal's name without the SIG prefix (a key of `SIGNALS`, e.g.
-    "KILL"), or None on Escape. Number keys 1-9 pick the n-th signal at once.
+    "KILL"), or None on Escape. Each line carries the signal's own number (9 is KILL, 15 is
+    TERM), and typing that number picks it, as in htop. Digits add up without a clock: a
+    number no other listed number starts with picks at once ("9", "1 5"); one that others
+    start with ("1": 10, 12, 15...) is highlighted and waits for a digit or Enter; a digit
+    that fits no number starts over.
     """
 
-    # Wide enough for every meaning on one line (borders, padding, number and name take
-    # 14 cells); a narrower terminal wraps them under the meaning column.
+    # Wide enough for every meaning on one line (borders, padding, two-digit number and
+    # name take 15 cells); a narrower terminal wraps them under the meaning column.
     DEFAULT_CSS = _PICKER_CSS.format(name="SignalPicker") + (
-        f"SignalPicker > #box {{ width: {14 + max(map(len, SIGNALS.values()))}; }}"
+        f"SignalPicker > #box {{ width: {15 + max(map(len, SIGNALS.values()))}; }}"
     )
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding(str(n), f"pick({n - 1})", f"Signal {n}", show=False, id=f"signal-picker.{n}")
-        for n in range(1, 10)
+        Binding(str(n), f"digit({n})", f"Digit {n}", show=False, id=f"signal-picker.{n}")
+        for n in range(10)
     ]
 
-    box_title = "Send signal"
-    hint = "↑↓ move · Enter or 1-9 picks · Esc cancels"
+    hint = "↑↓ move · Enter or its number picks · Esc cancels"
 
-    def __init__(self, highlighted: str = "TERM") -> None:
+    def __init__(self, highlighted: str = "TERM", target: tuple[int, str] | None = None) -> None:
+        self.numbers = {name: signal.Signals[f"SIG{name}"].value for name in SIGNALS}
+        """Each listed signal's number on this system, by name."""
+        self._typed = ""
         width = len("SIG") + max(len(name) for name in SIGNALS)
         choices = []
-        for number, (name, meaning) in enumerate(SIGNALS.items(), start=1):
+        for name, meaning in SIGNALS.items():
             # A grid, not one Text, so a meaning that wraps stays clear of the names.
             label = Table.grid(padding=(0, 1), expand=True)
-            label.add_column(no_wrap=True, width=1, style="dim")
+            label.add_column(no_wrap=True, width=2, style="dim", justify="right")
             label.add_column(no_wrap=True, width=width, style="bold")
             label.add_column(ratio=1)
-            label.add_row(str(number), f"SIG{name}", meaning)
+            label.add_row(str(self.numbers[name]), f"SIG{name}", meaning)
             choices.append((name, label))
         super().__init__(choices, highlighted)
+        self.box_title = _title(target)
 
-    def action_pick(self, index: int) -> None:
-        """Pick the signal at `index` (0-based) in the list, if there is one."""
-        if 0 <= index < len(self.choices):
-            self._answer(self.choices[index][0])
+    def action_digit(self, digit: int) -> None:
+        """Add `digit` to the number typed so far; pick the signal once it is unambiguous."""
+        typed = self._typed + str(digit)
+        if not self._starting_with(typed):
+            typed = str(digit)  # fits no number: this digit starts a new one
+        matches = self._starting_with(typed)
+        if not matches:
+            self._typed = ""
+            return
+        exact = [name for name in matches if str(self.numbers[name]) == typed]
+        if exact and len(matches) == 1:
+            self._answer(exact[0])
+            return
+        self._typed = typed
+        keys = [key for key, _ in self.choices]
+        # The typed number's own signal if it is listed, else the first that it begins.
+        self.query_one(OptionList).highlighted = keys.index((exact or matches)[0])
+
+    def _starting_with(self, typed: str) -> list[str]:
+        return [name for name, number in self.numbers.items() if str(number).startswith(typed)]
+
+
+def _title(target: tuple[int, str] | None) -> Text:
+    """ "Send signal to pid N (name)": the name masked, cut and shown literally."""
+    if target is None:
+        return Text("Send signal", end="")
+    pid, name = target
+    return literal(f"Send signal to pid {pid} ({redact_short(name, 32)})")
 
 
 class SortPicker(_Picker):
