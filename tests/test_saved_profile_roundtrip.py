@@ -15,8 +15,9 @@ from pyinstrument.renderers import ConsoleRenderer
 from pyinstrument.session import Session
 from textual.app import App
 
-from perftop.collectors.stacks import files
+from perftop.collectors.stacks import export, files
 from perftop.collectors.stacks.model import Frame, Stack, StackSample, StackTarget, StackWindow
+from perftop.collectors.stacks.profile import merge
 from perftop.store import Store
 from perftop.tui.stacks import StacksScreen
 
@@ -100,3 +101,12 @@ async def test_open_shows_a_saved_session_whole_with_its_rate(tmp_path: Path) ->
     assert "1000.0 Hz of 1000 Hz" in header and "coverage 100.0%" in header
     assert "span whole file (40 s)" in header
     assert "PID 0" not in header
+
+
+@run
+async def test_open_shows_a_speedscope_export_whole_with_its_rate(tmp_path: Path) -> None:
+    path = export.write(merge(held().windows), tmp_path / "run.json")
+    header, samples = await header_of(path)
+    assert samples == SECONDS * 2000
+    assert "1000.0 Hz of 1000 Hz" in header and "coverage 100.0%" in header
+    assert "span whole file (40 s)" in header

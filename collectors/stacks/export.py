@@ -5,6 +5,8 @@ https://www.speedscope.app/file-format-schema.json: `$schema`, `shared.frames` (
 once: name, file, line), `profiles[i] = {type: "sampled", name, unit: "none", startValue: 0,
 endValue: <samples>, samples: [[frame indices root first], ...], weights: [count, ...]}`,
 `exporter`, `name`. Weights are sample counts (unit "none"), so speedscope shows samples.
+Counts alone lose the clock, so a `perftop` key (which speedscope ignores) keeps the
+requested rate, the sampled seconds and the start time for `perftop open`.
 
 Collapsed stacks: one line per distinct stack, `thread;frame;frame;... count`, root first,
 which flamegraph.pl, inferno and speedscope read. The format has no escaping, so in names
@@ -87,6 +89,11 @@ def speedscope(profile: Profile, name: str = "perftop") -> dict[str, object]:
         "name": name,
         "activeProfileIndex": 0,
         "exporter": EXPORTER,
+        "perftop": {
+            "rate": profile.requested_rate,
+            "seconds": profile.sampled,
+            "started": profile.started,
+        },
     }
 
 

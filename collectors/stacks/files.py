@@ -17,6 +17,8 @@ Two formats:
 
 The whole file is one window; its `started` is the session's start time (pyinstrument), or
 the file's modification time minus the profile's length (speedscope has no clock time).
+perftop's own speedscope export counts samples (unit "none") and keeps its rate, sampled
+seconds and start under a `perftop` key, read back here.
 Names and file names in these files are untrusted text. Anything else, or a file that does
 not hold together, is a ValueError naming the file and saying why.
 """
@@ -224,8 +226,14 @@ def _from_speedscope(file: Path, document: dict[str, Any]) -> StackSample:
             start = min(start, float(profile["startValue"]) * factor)
             end = max(end, float(profile["endValue"]) * factor)
     duration = max(0.0, end - start) if end >= start else 0.0
+    started = file.stat().st_mtime - duration
+    clock = document.get("perftop") if document.get("exporter") == "perftop" else None
+    if isinstance(clock, dict):  # perftop's own export: counts, with the clock kept apart
+        duration = max(0.0, float(clock["seconds"]))
+        started = float(clock["started"])
+        rates = [max(0.0, float(clock["rate"]))]
     window = StackWindow(
-        started=file.stat().st_mtime - duration,
+        started=started,
         duration=duration,
         requested_rate=max(rates, default=0.0),
         stacks=tuple(counts.items()),
