@@ -16,12 +16,14 @@ from pyinstrument.session import Session
 from textual.app import App
 
 from perftop.collectors.stacks import export, files
+from perftop.collectors.stacks.launch import LaunchCollector, Launched, start
 from perftop.collectors.stacks.model import Frame, Stack, StackSample, StackTarget, StackWindow
 from perftop.collectors.stacks.profile import merge
 from perftop.store import Store
 from perftop.tui.stacks import StacksScreen
 
 from .support import run
+from .test_launch import launched, samples, script, until  # noqa: F401 - launched: a fixture
 
 MAIN = (Frame("<module>", "/srv/app.py", 1), Frame("main", "/srv/app.py", 9))
 HOT = Stack("MainThread", 1, (*MAIN, Frame("burn_cpu", "/srv/app.py", 3)))
@@ -110,3 +112,32 @@ async def test_open_shows_a_speedscope_export_whole_with_its_rate(tmp_path: Path
     assert samples == SECONDS * 2000
     assert "1000.0 Hz of 1000 Hz" in header and "coverage 100.0%" in header
     assert "span whole file (40 s)" in header
+
+
+def pyinstrument_shows(path: Path) -> str:
+    """`pyinstrument --load FILE`, as a person would run it; its text output."""
+    command = [sys.executable, "-m", "pyinstrument", "--load", str(path)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+@run
+async def test_a_real_perftop_run_saves_sessions_pyinstrument_loads(
+    tmp_path: Path,
+    launched: list[Launched],  # noqa: F811 - the fixture imported above
+) -> None:
+    program = start([sys.executable, str(script(tmp_path)), "4"], None, tmp_path / "log")
+    launched.append(program)
+    collector, store = LaunchCollector(program), Store()
+    await until(collector, store, lambda s: len(s.windows) >= 2 and samples(s) > 200)
+    # Still running: the windows perftop holds are what is saved.
+    live = collector.save_session(tmp_path / "live.pyisession")
+    assert "burn_cpu" in pyinstrument_shows(live)
+    await until(collector, store, lambda s: s.ended)
+    # Ended: the agent's own session of the whole run.
+    whole = collector.save_session(tmp_path / "whole.pyisession")
+    assert "burn_cpu" in pyinstrument_shows(whole)
+    header, count = await header_of(whole)
+    assert count > 1000 and "coverage 100.0%" in header and "span whole file (" in header
+    assert " 0.0 Hz" not in header
