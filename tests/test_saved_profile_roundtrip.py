@@ -7,6 +7,7 @@ program still running or killed): 40 s of 1 s windows at 1000 Hz, two threads.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -141,3 +142,15 @@ async def test_a_real_perftop_run_saves_sessions_pyinstrument_loads(
     header, count = await header_of(whole)
     assert count > 1000 and "coverage 100.0%" in header and "span whole file (" in header
     assert " 0.0 Hz" not in header
+
+
+@run
+async def test_a_speedscope_file_of_counts_says_it_has_no_clock(tmp_path: Path) -> None:
+    document = export.speedscope(merge(held().windows))
+    del document["perftop"]  # what another tool's counts-only file holds
+    path = tmp_path / "counts.json"
+    path.write_text(json.dumps(document))
+    header, samples = await header_of(path)
+    assert samples == SECONDS * 2000
+    assert "0.0 Hz" not in header and "coverage 0.0%" not in header
+    assert "no times in the file" in header and "span whole file ·" in header

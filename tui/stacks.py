@@ -694,7 +694,11 @@ class StacksScreen(Screen[None]):
                 line.append_text(literal(f"  Python {target.python}", "dim"))
             lines.append(line)
         line = Text(MODE_NAMES.get(self.shown_mode, self.shown_mode), end="")
-        if profile is not None:
+        clockless = self.shown_mode == "file" and profile is not None and profile.sampled <= 0
+        if profile is not None and clockless:
+            # A file of counts alone (speedscope unit "none"): no rate to give, not 0 Hz.
+            line.append(f" · no times in the file · {profile.samples} samples")
+        elif profile is not None:
             rate = f"{profile.achieved_rate:.1f} Hz"
             if profile.requested_rate > 0:
                 rate += f" of {profile.requested_rate:g} Hz"
@@ -706,8 +710,10 @@ class StacksScreen(Screen[None]):
         lines.append(line)
         thread = literal(self.thread) if self.thread is not None else Text("all", end="")
         if self.shown_mode == "file":
-            length = span_text(round(profile.span, 1)) if profile is not None else "?"
-            line = Text(f"span whole file ({length}) · thread ", end="")
+            length = (
+                "" if profile is None or clockless else f" ({span_text(round(profile.span, 1))})"
+            )
+            line = Text(f"span whole file{length} · thread ", end="")
         else:
             line = Text(f"span {span_text(self.span)} · thread ", end="")
         line.append_text(thread)
