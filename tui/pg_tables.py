@@ -24,7 +24,7 @@ from ..redact import redact
 from ..store import SourceStatus
 from .line_table import Column, LineTable, one_line
 from .text import literal, neutralise
-from .units import fmt_bytes, fmt_count, fmt_duration, fmt_ms
+from .units import fmt_bytes, fmt_count, fmt_duration, fmt_time_ms
 
 IDLE_XACT_WARNING = 5.0
 """Seconds "idle in transaction" after which a backend stands out ($warning)."""
@@ -36,14 +36,22 @@ NOT_FETCHED = "<text not fetched yet>"
 
 
 def figure(value: float) -> str:
-    """A rate or a count in a few cells: 0, 0.4, 12, 950, 1.2k, 35k."""
-    if value == 0:
+    """A rate or a count in a few cells: 0, 0.4, 12, 950, 1.2k, 35k.
+
+    Anything that would print as 0.0 prints as 0, so a column never mixes two zeros.
+    """
+    if round(value, 1) == 0:
         return "0"
     if value < 9.95:
         return f"{value:.1f}"
     if value < 999.5:
         return f"{value:.0f}"
     return fmt_count(value)
+
+
+def tenths(value: float) -> str:
+    """A percentage to one decimal, with zero written "0" as `figure` writes it."""
+    return "0" if round(value, 1) == 0 else f"{value:.1f}"
 
 
 def seconds_text(seconds: float | None) -> str:
@@ -203,17 +211,17 @@ STATEMENT_LABELS: dict[str, str] = {
 }
 
 _STATEMENT_CELLS: dict[str, Callable[[StatementRate], str]] = {
-    "share": lambda r: f"{r.share:.1f}",
+    "share": lambda r: tenths(r.share),
     "ms_per_s": lambda r: figure(r.ms_per_s),
     "calls_per_s": lambda r: figure(r.calls_per_s),
-    "mean_ms": lambda r: fmt_ms(r.mean_ms) if r.calls else "",
-    "mean_ms_overall": lambda r: fmt_ms(r.mean_ms_overall),
+    "mean_ms": lambda r: fmt_time_ms(r.mean_ms) if r.calls else "",
+    "mean_ms_overall": lambda r: fmt_time_ms(r.mean_ms_overall),
     "rows_per_s": lambda r: figure(r.rows_per_s),
-    "hit_percent": lambda r: "" if r.hit_percent is None else f"{r.hit_percent:.1f}",
+    "hit_percent": lambda r: "" if r.hit_percent is None else tenths(r.hit_percent),
     "blks_read_per_s": lambda r: figure(r.blks_read_per_s),
     "temp_written_per_s": lambda r: figure(r.temp_written_per_s),
     "wal_bytes_per_s": lambda r: fmt_bytes(r.wal_bytes_per_s) if r.wal_bytes_per_s else "0",
-    "plan_ms": lambda r: fmt_ms(r.plan_ms) if r.plan_ms else "",
+    "plan_ms": lambda r: fmt_time_ms(r.plan_ms) if r.plan_ms else "",
     "database": lambda r: neutralise(r.database),
     "user": lambda r: neutralise(r.user),
     "query": lambda r: query_line(r.query, r.query_hidden),

@@ -29,7 +29,7 @@ from .pg_tables import HIDDEN_QUERY, NOT_FETCHED, WINDOWS, figure, status_text
 from .queries import STATEMENTS_SOURCE
 from .query_text import QueryTextScreen, full_text
 from .text import literal
-from .units import fmt_bytes, fmt_ms
+from .units import fmt_bytes, fmt_time_ms
 
 WATCH_SERIES: tuple[tuple[str, str], ...] = (
     ("pg.watch.ms_per_s", "ms/s"),
@@ -50,16 +50,16 @@ def figures(rate: StatementRate) -> Table:
     hit = "" if rate.hit_percent is None else f"{rate.hit_percent:.1f}%"
     rows = (
         ("share of DB time", f"{rate.share:.1f}%"),
-        ("execution", f"{figure(rate.ms_per_s)} ms/s ({fmt_ms(rate.total_ms)} in all)"),
+        ("execution", f"{figure(rate.ms_per_s)} ms/s ({fmt_time_ms(rate.total_ms)} in all)"),
         ("calls", f"{figure(rate.calls_per_s)}/s ({rate.calls} in all)"),
-        ("mean", fmt_ms(rate.mean_ms) if rate.calls else "no call"),
-        ("mean overall", fmt_ms(rate.mean_ms_overall)),
+        ("mean", fmt_time_ms(rate.mean_ms) if rate.calls else "no call"),
+        ("mean overall", fmt_time_ms(rate.mean_ms_overall)),
         ("rows", f"{figure(rate.rows_per_s)}/s"),
         ("buffer hits", hit or "no block access"),
         ("blocks read", f"{figure(rate.blks_read_per_s)}/s"),
         ("temp written", f"{figure(rate.temp_written_per_s)} blocks/s"),
         ("WAL", f"{fmt_bytes(rate.wal_bytes_per_s)}/s" if rate.wal_bytes_per_s else "0"),
-        ("planning", fmt_ms(rate.plan_ms) if rate.plan_ms else "not tracked or 0"),
+        ("planning", fmt_time_ms(rate.plan_ms) if rate.plan_ms else "not tracked or 0"),
         ("level", "top level" if rate.key.toplevel else "nested (inside a function)"),
     )
     for label, value in rows:

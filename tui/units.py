@@ -68,6 +68,34 @@ def fmt_ms(ms: float | None) -> str:
     return f"{ms / 1000:.1f}s"
 
 
+def fmt_time_ms(ms: float | None) -> str:
+    """Milliseconds: 0, 38µs, 412µs, 3.2ms, 12ms, 1.24s, 12.3s, 123s. None gives "".
+
+    Below a millisecond in whole µs (as pg_activity and pgcenter do), so statements that
+    each take a fraction of a millisecond still read differently. Zero is "0", as in
+    every other figure. The statements' times use it; the disk panes keep `fmt_ms`.
+    """
+    if ms is None or ms != ms:
+        return ""
+    if ms == 0:
+        return "0"
+    us = ms * 1000
+    if us < 0.5:
+        return "<1µs"
+    if round(us) < 1000:
+        return f"{us:.0f}µs"
+    if round(ms, 1) < 10:
+        return f"{ms:.1f}ms"
+    if round(ms) < 1000:
+        return f"{ms:.0f}ms"
+    seconds = ms / 1000
+    if round(seconds, 2) < 10:
+        return f"{seconds:.2f}s"
+    if round(seconds, 1) < 100:
+        return f"{seconds:.1f}s"
+    return f"{seconds:.0f}s"
+
+
 def fmt_duration(seconds: float | None) -> str:
     """A span of time, coarsest two units: 45s, 3m20s, 2h05m, 4d03h. None gives ""."""
     if seconds is None or seconds != seconds or seconds < 0:
