@@ -38,43 +38,14 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+# The approval token and read-only live in the data plane (permits.py), so a collector can
+# require an approval; the gate is what makes them, and actions reach them through here.
+from ..permits import _GATE_KEY
+from ..permits import ActionRefused as ActionRefused
+from ..permits import Approval as Approval
+from ..permits import lockdown as lockdown
+from ..permits import locked_down as locked_down
 from .audit import AuditError, AuditLog
-
-_GATE_KEY = object()
-_locked_down = False
-
-
-def lockdown() -> None:
-    """Make every action refuse to run for the rest of this process (`--read-only`)."""
-    global _locked_down
-    _locked_down = True
-
-
-def locked_down() -> bool:
-    return _locked_down
-
-
-class ActionRefused(Exception):
-    """An action was asked to run without a valid approval, or under read-only."""
-
-
-class Approval:
-    """Proof that the gate asked and the person said yes. Only the gate makes these."""
-
-    __slots__ = ("_used",)
-
-    def __init__(self, key: object) -> None:
-        if key is not _GATE_KEY:
-            raise ActionRefused("only the approval gate can approve an action")
-        self._used = False
-
-    def check(self) -> None:
-        """Called by an action before it changes anything; an approval is good once."""
-        if _locked_down:
-            raise ActionRefused("perftop is read-only: no action runs")
-        if self._used:
-            raise ActionRefused("this approval was already used")
-        self._used = True
 
 
 class Action(Protocol):

@@ -10,7 +10,6 @@ checks the start time again right before acting.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import pwd
 import signal
@@ -18,6 +17,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+# Holding a process by pidfd is the data plane's (the py-spy sampler holds its target too).
+from ..collectors.pidfd import PidHandle as PidHandle
+from ..collectors.pidfd import ProcessChanged as ProcessChanged
+from ..collectors.pidfd import read_start_time as read_start_time
 from ..redact import redact, redact_short
 from .gate import Approval
 
@@ -35,86 +38,6 @@ SIGNALS: dict[str, str] = {
     "USR1": "Its meaning is up to the program (many reopen logs or dump state).",
     "USR2": "Its meaning is up to the program.",
 }
-
-
-class ProcessChanged(Exception):
-    """The pid now belongs to another process (or none): nothing was done."""
-
-
-def read_start_time(pid: int, proc: str = "/proc") -> int:
-    """Field 22 of /proc/PID/stat (start time in clock ticks since boot)."""
-    with open(f"{proc}/{pid}/stat", "rb") as f:
-        data = f.read()
-    fields = data[data.rindex(b")") + 2 :].split()
-    return int(fields[19])
-
-
-def _exited(pid: int) -> str:
-    return f"process {pid} has exited: nothing was done"
-
-
-def _reused(pid: int) -> str:
-    return f"pid {pid} now belongs to another process: nothing was done"
-
-
-class PidHandle:
-    """A pidfd held on one process: the process with this pid *and* this start time.
-
-    Opened first, checked second: whatever runs as `pid` when `os.pidfd_open` returns is
-    what the fd refers to for good, so a start time read after the open that matches proves
-    the fd is the process the person saw. When the check fails the fd is closed at once and
-    `problem` says why; `send` then refuses. Close it when the action is done or discarded
-    (it is also closed when garbage-collected, so a forgotten one does not leak).
-    """
-
-    __slots__ = ("pid", "problem", "_fd")
-
-    def __init__(self, pid: int, start_ticks: int) -> None:
-        self.pid = pid
-        self.problem: str | None = None
-        self._fd: int | None = None
-        try:
-            fd = os.pidfd_open(pid)
-        except ProcessLookupError:
-            self.problem = _exited(pid)
-            return
-        except OSError as exc:
-            self.problem = f"cannot hold process {pid} ({exc.strerror}): nothing was done"
-            return
-        try:
-            now = read_start_time(pid)
-        except (FileNotFoundError, ProcessLookupError):
-            now = None
-        if now != start_ticks:
-            os.close(fd)
-            self.problem = _exited(pid) if now is None else _reused(pid)
-            return
-        self._fd = fd
-
-    @property
-    def held(self) -> bool:
-        """Whether the fd is open (checked, and not closed yet)."""
-        return self._fd is not None
-
-    def send(self, signum: int) -> None:
-        """Signal the held process; ProcessChanged when it is gone or was never held."""
-        if self._fd is None:
-            raise ProcessChanged(
-                self.problem or f"process {self.pid} is no longer held: nothing was done"
-            )
-        try:
-            signal.pidfd_send_signal(self._fd, signum)
-        except ProcessLookupError:
-            raise ProcessChanged(_exited(self.pid)) from None
-
-    def close(self) -> None:
-        fd, self._fd = self._fd, None
-        if fd is not None:
-            os.close(fd)
-
-    def __del__(self) -> None:
-        with contextlib.suppress(Exception):  # also at interpreter exit, when os may be gone
-            self.close()
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,14 +84,7 @@ class ProcessTarget:
 
     def check_same(self) -> None:
         """Raise ProcessChanged unless the pid still runs the process the person saw."""
-        if self.handle.problem is not None:
-            raise ProcessChanged(self.handle.problem)  # already not it when the prompt showed
-        try:
-            now = read_start_time(self.pid)
-        except (FileNotFoundError, ProcessLookupError) as exc:
-            raise ProcessChanged(_exited(self.pid)) from exc
-        if now != self.start_ticks:
-            raise ProcessChanged(_reused(self.pid))
+        self.handle.check_same()
 
 
 @dataclass(frozen=True, slots=True)

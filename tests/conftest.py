@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from perftop import permits
+
 from .pg_cluster import (
     SUPPORTED_MAJORS,
     BinariesMissing,
@@ -131,3 +133,10 @@ def not_python() -> Iterator[subprocess.Popen[bytes]]:
     yield child
     child.kill()
     child.wait()
+
+
+@pytest.fixture(autouse=True)
+def not_locked_down(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test starts unlocked, and a test that locks down (as `--read-only` does) is
+    undone afterwards."""
+    monkeypatch.setattr(permits, "_locked_down", False)

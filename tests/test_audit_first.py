@@ -20,7 +20,6 @@ from typing import Any
 
 import pytest
 
-from perftop.actions import gate as gate_module
 from perftop.actions.audit import AuditError, AuditLog, PrivateError
 from perftop.actions.gate import Approval, Decision, Gate, Outcome
 from perftop.actions.process import SendSignal, read_start_time
@@ -33,11 +32,6 @@ from .support import filled_store, process_sample, row, run, settled_count
 
 FULL = "not done: the audit file cannot be written (No space left on device)"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-@pytest.fixture(autouse=True)
-def not_locked_down(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(gate_module, "_locked_down", False)
 
 
 def fill_up(path: Path) -> None:

@@ -175,7 +175,6 @@ def fake_app(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> FakeApp:
     module = types.ModuleType("perftop.tui.app")
     module.run = app.run  # type: ignore[attr-defined]  # a stand-in module
     monkeypatch.setitem(sys.modules, "perftop.tui.app", module)
-    monkeypatch.setattr(gate, "_locked_down", False)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     return app

@@ -29,12 +29,6 @@ from perftop.actions.gate import (
 from perftop.actions.process import ProcessTarget, Renice, SendSignal, read_start_time
 
 
-@pytest.fixture(autouse=True)
-def not_locked_down(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every test starts unlocked, and a test that locks down is undone afterwards."""
-    monkeypatch.setattr(gate_module, "_locked_down", False)
-
-
 @pytest.fixture
 def state_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     home = tmp_path / "state"

@@ -17,11 +17,6 @@ from perftop.actions.gate import INTERRUPTED, Action, Approval, Decision, Gate, 
 from .support import run
 
 
-@pytest.fixture(autouse=True)
-def not_locked_down(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(gate_module, "_locked_down", False)
-
-
 @pytest.fixture
 def audit(tmp_path: Path) -> AuditLog:
     return AuditLog(tmp_path / "audit.jsonl")

@@ -45,11 +45,6 @@ SLEEP = "SELECT pg_sleep(60)"
 GUARD_S = 30.0  # how long a poll may wait for the server before the test gives up
 
 
-@pytest.fixture(autouse=True)
-def not_locked_down(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(gate_module, "_locked_down", False)
-
-
 @pytest.fixture
 def audit(tmp_path: Path) -> AuditLog:
     return AuditLog(tmp_path / "audit.jsonl")

@@ -93,11 +93,6 @@ READS_VIEW = (
 )
 
 
-@pytest.fixture(autouse=True)
-def not_locked_down(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(gate_module, "_locked_down", False)
-
-
 @pytest.fixture(scope="module")
 def plan_objects(pg_major_cluster: PgCluster) -> Iterator[PgCluster]:
     """ROLE's schemas app, shadow and plan in the test database, with the objects above, on

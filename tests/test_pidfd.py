@@ -22,7 +22,6 @@ from typing import Any
 
 import pytest
 
-from perftop.actions import gate as gate_module
 from perftop.actions.audit import AuditLog
 from perftop.actions.gate import Gate, Outcome
 from perftop.actions.process import (
@@ -43,11 +42,6 @@ needs_pid_control = pytest.mark.skipif(
     not os.access(NS_LAST_PID, os.W_OK),
     reason="choosing the next pid (ns_last_pid) needs root",
 )
-
-
-@pytest.fixture(autouse=True)
-def not_locked_down(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(gate_module, "_locked_down", False)
 
 
 def forbid_kill(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:

@@ -24,10 +24,10 @@ from perftop.tui.statement_detail import StatementDetailScreen
 from .pg_cluster import PgCluster
 from .support import run
 from .test_app_postgres import make_app, wait_until
-from .test_pg_plan_safety import EVIL, RAN, ROLE, ServerLog, not_locked_down, plan_objects
+from .test_pg_plan_safety import EVIL, RAN, ROLE, ServerLog, plan_objects
 from .test_queries_screen import Host, detail_store, orders_statement
 
-__all__ = ["not_locked_down", "plan_objects"]  # fixtures, used by name
+__all__ = ["plan_objects"]  # a fixture, used by name
 
 # pg_stat_statements keeps it as `... AND id + $4 > $3::int`: its constants become $n too.
 SAFE_QUERY = "SELECT name FROM plan.t WHERE id = $1 AND lower(name) = $2 AND id + 1 > $3::int"

@@ -58,9 +58,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
-from ...actions.gate import ActionRefused, Approval
-from ...actions.process import PidHandle, ProcessChanged
+from ...permits import ActionRefused, Approval
 from ..base import CollectorError
+from ..pidfd import PidHandle, ProcessChanged
 from .model import Frame, Mode, Stack, StackSample, StackTarget, StackWindow
 
 INSTALL_HINT = "install it into perftop's environment with `pip install py-spy` (py-spy>=0.4)"
