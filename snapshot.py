@@ -32,11 +32,11 @@ through `redact`, so passwords on them read `****`.
 
 With `--pid PID --approve attach`, a "stacks" section is added: py-spy attached through the
 approval gate (the flag is the answer; without it the gate declines and the section says
-so), sampled over the same N seconds (collectors/stacks/headless.py); a window py-spy could
+so), sampled over the same N seconds (sessions/stacks.py); a window py-spy could
 not read even retried is counted there ("windows_lost", "lost": "1 of 6 windows lost"), and
 only a section none of whose windows worked is an error. With `--dsn` (or the
 PG* environment), a "postgres" section: statements over the N seconds and the activity at
-the end (collectors/postgres/headless.py). Both run concurrently with the machine's
+the end (sessions/postgres.py). Both run concurrently with the machine's
 collectors, on the same loop. A section whose part failed carries an "error"/"errors" entry
 and makes the exit code 1.
 
@@ -203,12 +203,12 @@ class Extras:
 async def _extras(seconds: float, extras: Extras) -> dict[str, object]:
     parts: dict[str, Awaitable[dict[str, object]]] = {}
     if extras.pid is not None:
-        from .collectors.stacks.headless import stacks_section
+        from .sessions.stacks import stacks_section
 
         assert extras.gate is not None, "attaching needs the gate"
         parts["stacks"] = stacks_section(extras.pid, seconds, extras.rate, gate=extras.gate)
     if extras.postgres:
-        from .collectors.postgres.headless import postgres_section
+        from .sessions.postgres import postgres_section
 
         parts["postgres"] = postgres_section(extras.dsn, seconds)
     values = await asyncio.gather(*parts.values())

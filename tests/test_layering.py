@@ -52,3 +52,52 @@ def test_importing_the_data_plane_loads_no_ui_package() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[]"
+
+
+# The rooms of the package above the data plane: the data plane (collectors/, the store,
+# samples, redaction, the approval permits) imports none of them.
+ABOVE_THE_DATA_PLANE = {"actions", "sessions", "tui", "themes", "cli", "snapshot", "config"}
+
+
+def _package_imports(path: Path, root: Path = ROOT) -> set[str]:
+    """The top-level rooms of perftop that `path` imports, relative imports resolved."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    here = path.relative_to(root).parent.parts  # the package `path` sits in, below perftop
+    rooms: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            base = list(here[: len(here) - (node.level - 1)])
+            parts = base + (node.module.split(".") if node.module else [])
+            if parts:
+                rooms.add(parts[0].removesuffix(".py"))
+            else:  # `from .. import x` at the root: x is the room
+                rooms.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            parts = node.module.split(".")
+            if parts[0] == "perftop" and len(parts) > 1:
+                rooms.add(parts[1])
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                parts = alias.name.split(".")
+                if parts[0] == "perftop" and len(parts) > 1:
+                    rooms.add(parts[1])
+    return rooms
+
+
+def test_the_data_plane_imports_nothing_above_it() -> None:
+    files = sorted((ROOT / "collectors").rglob("*.py"))
+    files += [ROOT / name for name in ("store.py", "redact.py", "permits.py")]
+    offenders = {
+        str(path.relative_to(ROOT)): sorted(_package_imports(path) & ABOVE_THE_DATA_PLANE)
+        for path in files
+        if path.exists()
+    }
+    assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_the_layering_walk_sees_relative_imports(tmp_path: Path) -> None:
+    # The walk itself: a relative import of actions from a collector is one it reports.
+    sample = tmp_path / "collectors" / "stacks" / "probe.py"
+    sample.parent.mkdir(parents=True)
+    sample.write_text("from ...actions.gate import Gate\nfrom .. import base\nfrom . import x\n")
+    assert _package_imports(sample, tmp_path) == {"actions", "collectors"}

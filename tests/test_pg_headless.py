@@ -9,7 +9,7 @@ import asyncpg
 import pytest
 
 from perftop.collectors.postgres.connect import PASSWORD_NOTICE
-from perftop.collectors.postgres.headless import postgres_section
+from perftop.sessions.postgres import postgres_section
 
 from .pg_cluster import PgCluster, free_port
 from .support import run

@@ -18,7 +18,6 @@ from perftop.actions.gate import ActionRefused, Approval, Gate
 from perftop.actions.process import PidHandle, ProcessTarget, read_start_time
 from perftop.actions.stacks import AttachPySpy, DetachPySpy
 from perftop.collectors.base import tick
-from perftop.collectors.stacks.headless import stacks_section
 from perftop.collectors.stacks.model import StackSample
 from perftop.collectors.stacks.profile import merge
 from perftop.collectors.stacks.pyspy import (
@@ -31,6 +30,7 @@ from perftop.collectors.stacks.pyspy import (
     parse_raw,
     process_state,
 )
+from perftop.sessions.stacks import stacks_section
 from perftop.store import Store
 
 from .support import run, start_burner

@@ -32,11 +32,11 @@ import asyncio
 import dataclasses
 from typing import Any
 
-from ..base import CollectorError
-from .activity import ActivityCollector
-from .connect import resolve_target
-from .samples import ActivitySample, StatementRate, StatementsSample
-from .statements import StatementsCollector
+from ..collectors.base import CollectorError
+from ..collectors.postgres.activity import ActivityCollector
+from ..collectors.postgres.connect import resolve_target
+from ..collectors.postgres.samples import ActivitySample, StatementRate, StatementsSample
+from ..collectors.postgres.statements import StatementsCollector
 
 
 def _statement(s: StatementRate) -> dict[str, Any]:

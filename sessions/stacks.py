@@ -27,14 +27,14 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from ...actions.gate import Gate
-from ...actions.process import ProcessTarget
-from ...actions.stacks import AttachPySpy, DetachPySpy
-from ...redact import redact
-from ...store import Store
-from ..base import tick
-from .model import StackSample
-from .profile import merge
+from ..actions.gate import Gate
+from ..actions.process import ProcessTarget
+from ..actions.stacks import AttachPySpy, DetachPySpy
+from ..collectors.base import tick
+from ..collectors.stacks.model import StackSample
+from ..collectors.stacks.profile import merge
+from ..redact import redact
+from ..store import Store
 
 TOP = 20
 
