@@ -155,13 +155,15 @@ class Gate:
         request_id = uuid.uuid4().hex
         if self.read_only:
             outcome = Outcome(Decision.REFUSED, error="perftop is read-only")
-            return self._record_decision(action, outcome, request_id, started)
+            return self._record_end("decision", action, outcome, request_id, started)
         try:
             approved = not needs_prompt(action) or await self.ask(action)
         except asyncio.CancelledError:
             approved = False
         if not approved:
-            return self._record_decision(action, Outcome(Decision.DECLINED), request_id, started)
+            return self._record_end(
+                "decision", action, Outcome(Decision.DECLINED), request_id, started
+            )
         problem = self._write_intent(action, request_id)
         if problem is not None:
             # Nothing ran, and the outcome says so: there is nothing else to record.
@@ -173,11 +175,10 @@ class Gate:
         except asyncio.CancelledError:
             # perftop is stopping while the action runs (an awaited one stops at its next
             # await; a thread finishes on its own): record that, then stop.
-            self._record_outcome(
-                action, Outcome(Decision.APPROVED, error=INTERRUPTED), request_id, started
-            )
+            interrupted = Outcome(Decision.APPROVED, error=INTERRUPTED)
+            self._record_end("outcome", action, interrupted, request_id, started)
             raise
-        return self._record_outcome(action, outcome, request_id, started)
+        return self._record_end("outcome", action, outcome, request_id, started)
 
     def note(self, **fields: object) -> None:
         """Record something perftop did on its own (the sampler's SIGCONT safety net), after
@@ -235,31 +236,19 @@ class Gate:
             return exc.reason
         return None
 
-    def _record_outcome(
-        self, action: Action, outcome: Outcome, request_id: str, started: float
+    def _record_end(
+        self, stage: str, action: Action, outcome: Outcome, request_id: str, started: float
     ) -> Outcome:
+        """The record that ends a request: "outcome" after an approved action ran (its
+        intent record holds the details), "decision" for one that did not run."""
+        details = {"details": _details(action)} if stage == "decision" else {}
         return self._keep_or_write(
             outcome,
             id=request_id,
-            stage="outcome",
+            stage=stage,
             action=action.kind,
             target=action.target,
-            decision=outcome.decision.value,
-            duration_s=time.monotonic() - started,
-            outcome=outcome.result,
-            error=outcome.error,
-        )
-
-    def _record_decision(
-        self, action: Action, outcome: Outcome, request_id: str, started: float
-    ) -> Outcome:
-        return self._keep_or_write(
-            outcome,
-            id=request_id,
-            stage="decision",
-            action=action.kind,
-            target=action.target,
-            details=_details(action),
+            **details,
             decision=outcome.decision.value,
             duration_s=time.monotonic() - started,
             outcome=outcome.result,
