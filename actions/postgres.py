@@ -53,13 +53,11 @@ class PostgresActionError(Exception):
 
 # Untrusted text -------------------------------------------------------------------------
 
-_UNTERMINATED_PASSWORD = re.compile(r"(?P<head>\bPASSWORD\s+)E?'[^']*$", re.IGNORECASE)
-
 
 def short(text: str, limit: int = SHORT) -> str:
-    """One line of at most `limit` characters, secrets masked (also a password cut off by
-    pg_stat_activity's truncation, which `mask_sql` cannot see the end of)."""
-    text = _UNTERMINATED_PASSWORD.sub(lambda m: m.group("head") + "'****'", mask_sql(text))
+    """One line of at most `limit` characters, secrets masked first (`mask_sql` masks a
+    password cut off by pg_stat_activity's truncation too)."""
+    text = mask_sql(text)
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
