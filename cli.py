@@ -344,7 +344,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: Se
     except PrivateError as exc:
         parser.error(f"cannot use the program's log {log}: {exc.reason}")
     try:
-        launched = start(argv or None, args.module, log, python=args.python)
+        launched = start(argv or None, args.module, log, python=args.python, ready=_need_terminal)
     except CollectorError as exc:
         parser.error(str(exc))
     from .tui.app import run
@@ -356,6 +356,28 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: Se
             code = launched.stop()
             print(f"perftop: stopped the program (exit code {code}); its log: {log}")
         launched.close()
+
+
+NEEDS_TERMINAL = (
+    "perftop: error: the live view needs a terminal, and stdout is not one; "
+    "for output to a file or a pipe use `perftop snapshot --json`"
+)
+
+
+def stdout_is_terminal() -> bool:
+    """The live view draws with terminal escapes: only on a terminal do they mean anything."""
+    try:
+        return os.isatty(sys.stdout.fileno())
+    except (AttributeError, OSError, ValueError):  # replaced, closed, or no descriptor
+        return False
+
+
+def _need_terminal() -> None:
+    """Stop a live view before it starts when stdout is a file or a pipe (exit code 2)."""
+    from .collectors.stacks.launch import LaunchError
+
+    if not stdout_is_terminal():
+        raise LaunchError(NEEDS_TERMINAL.removeprefix("perftop: error: "))
 
 
 def _audit_ready(settings: Settings) -> bool:
@@ -403,6 +425,9 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_USAGE
         if args.command == "run":
             return _run(args.command_parser, args, settings)
+        if not stdout_is_terminal():
+            print(NEEDS_TERMINAL, file=sys.stderr)
+            return EXIT_USAGE
         startup = _startup(parser, args)
         with loading():
             from .tui.app import run

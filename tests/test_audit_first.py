@@ -499,6 +499,7 @@ def fake_tui(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[Settings]:
     module = types.ModuleType("perftop.tui.app")
     module.run = fake_run  # type: ignore[attr-defined]  # a stand-in module
     monkeypatch.setitem(sys.modules, "perftop.tui.app", module)
+    monkeypatch.setattr("perftop.cli.stdout_is_terminal", lambda: True)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     return started

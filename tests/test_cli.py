@@ -175,6 +175,7 @@ def fake_app(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> FakeApp:
     module = types.ModuleType("perftop.tui.app")
     module.run = app.run  # type: ignore[attr-defined]  # a stand-in module
     monkeypatch.setitem(sys.modules, "perftop.tui.app", module)
+    monkeypatch.setattr("perftop.cli.stdout_is_terminal", lambda: True)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     return app
@@ -246,3 +247,35 @@ def test_usage_errors_do_not_start_the_tui(
     assert exit_info.value.code == 2
     assert fake_app.settings == []
     assert "no-such-theme" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        pytest.param([], id="plain"),
+        pytest.param(["--pid", str(os.getpid())], id="pid"),
+        pytest.param(["open", "saved.json"], id="open"),
+        pytest.param(["run", "--", sys.executable, "start.py"], id="run"),
+    ],
+)
+def test_the_live_view_with_stdout_not_a_terminal_points_at_snapshot(
+    args: list[str], isolated: dict[str, str], tmp_path: Path
+) -> None:
+    """`perftop > out.txt`: no escapes written into the file, no program started, and the
+    message names the command that does write to a file."""
+    (tmp_path / "start.py").write_text("open('started', 'w')\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "perftop", *args],
+        capture_output=True,
+        text=True,
+        timeout=20,
+        env=isolated,
+        stdin=subprocess.DEVNULL,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2, result
+    assert result.stdout == ""
+    assert "Traceback" not in result.stderr
+    assert "needs a terminal" in result.stderr
+    assert "perftop snapshot --json" in result.stderr
+    assert not (tmp_path / "started").exists()

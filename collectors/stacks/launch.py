@@ -41,7 +41,7 @@ import sys
 import tempfile
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -399,6 +399,7 @@ def start(
     cwd: str | os.PathLike[str] | None = None,
     env: Mapping[str, str] | None = None,
     check: bool = True,
+    ready: Callable[[], None] | None = None,
 ) -> Launched:
     """Start the program under pyinstrument; its output goes to `log_path` (truncated).
 
@@ -407,10 +408,13 @@ def start(
     otherwise it is a LaunchError, with what to install, before anything runs. Without
     `check` the interpreter's own pyinstrument is used and the agent reports a missing one
     through the collector. Raises LaunchError for anything that is not a startable Python
-    program.
+    program. `ready`, when given, runs once every check has passed and before anything is
+    started; what it raises stops the launch.
     """
     launch = plan(argv, module, python)
     version, lent = check_pyinstrument(launch.python) if check else ("", False)
+    if ready is not None:
+        ready()
     log = Path(log_path)
     try:
         log_fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
