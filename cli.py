@@ -425,10 +425,10 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_USAGE
         if args.command == "run":
             return _run(args.command_parser, args, settings)
+        startup = _startup(parser, args)
         if not stdout_is_terminal():
             print(NEEDS_TERMINAL, file=sys.stderr)
             return EXIT_USAGE
-        startup = _startup(parser, args)
         with loading():
             from .tui.app import run
 

@@ -13,6 +13,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
 from textual.binding import Binding
 
 from perftop.actions.audit import AuditLog
@@ -310,3 +311,22 @@ def test_unused_signal_module_guard() -> None:
 
     assert "USR1" in SIGNALS and signal.SIGUSR1 == 10
     assert signal.SIGUSR1 > 0
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 45)])
+@run
+async def test_the_filter_line_is_labelled_while_it_holds_text(
+    tmp_path: Path, size: tuple[int, int]
+) -> None:
+    app, _ = make_app(tmp_path)
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        await pilot.press("slash", *"postgres", "enter")
+        await settle(pilot, 0.1)
+        assert app.query_one(ProcessTable).filter_text == "postgres"
+        lines = [s.text for s in app.screen._compositor.render_strips()]  # noqa: SLF001
+        assert any("Filter: postgres" in line for line in lines), "\n".join(lines)
+        await pilot.press("slash", "escape")
+        await settle(pilot, 0.1)
+        lines = [s.text for s in app.screen._compositor.render_strips()]  # noqa: SLF001
+        assert not any("Filter:" in line for line in lines)

@@ -249,12 +249,15 @@ def test_usage_errors_do_not_start_the_tui(
     assert "no-such-theme" in capsys.readouterr().err
 
 
+SAVED = Path(__file__).parent / "fixtures" / "stacks_files" / "sampled.speedscope.json"
+
+
 @pytest.mark.parametrize(
     "args",
     [
         pytest.param([], id="plain"),
         pytest.param(["--pid", str(os.getpid())], id="pid"),
-        pytest.param(["open", "saved.json"], id="open"),
+        pytest.param(["open", str(SAVED)], id="open"),
         pytest.param(["run", "--", sys.executable, "start.py"], id="run"),
     ],
 )

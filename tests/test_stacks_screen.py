@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import pytest
 from rich.text import Text
 from textual.app import App
 from textual.widgets import Input, OptionList, RadioButton, Static
@@ -263,7 +264,7 @@ async def test_filter_by_name() -> None:
         assert table.has_focus and names(table.rows_shown) == ["helper"]
         await pilot.press("slash", "escape")
         assert len(table.rows_shown) > 1
-        assert not app.screen.query_one("#stacks-filter", Input).display
+        assert not app.screen.query_one("#stacks-filter-bar").display
 
 
 # the call tree and drilling ---------------------------------------------------------------------
@@ -584,3 +585,17 @@ async def test_a_refresh_keeps_expansions_cursor_and_drill() -> None:
         assert [child.data for child in tree.root.children] == [
             (*burn.data[:2], ("helper", HELPER.file))
         ]
+
+
+@pytest.mark.parametrize(("count", "title"), [(1, "Now: 1 thread "), (3, "Now: 3 threads ")])
+@run
+async def test_the_dump_title_counts_threads_in_english(count: int, title: str) -> None:
+    app = Host(filled())
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        stacks = tuple(stack for stack, _ in window(0).stacks)
+        assert len(stacks) >= 3
+        stacks_screen(app).show_dump(stacks[:count])
+        await pilot.pause()
+        assert isinstance(app.screen, DumpScreen)
+        assert title in screen_text(app)

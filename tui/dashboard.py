@@ -21,6 +21,7 @@ from ..collectors.samples import ProcessSample
 from ..config import Settings
 from ..store import Store
 from .columns import ASCENDING_KEYS
+from .filter_bar import FilterBar, shown
 from .panes import CpuPane, DiskPane, MemoryPane, NetPane, Pane
 from .pickers import SortPicker
 from .process_table import ProcessTable
@@ -62,7 +63,7 @@ class Dashboard(Screen[None]):
         yield ProcessTable(
             sort=sort, reverse=sort not in ASCENDING_KEYS, tree=self.settings.tree, id="processes"
         )
-        yield Input(placeholder="filter: pid, user or command", id="filter")
+        yield FilterBar("pid, user or command", input_id="filter")
         yield TooSmall(id="too-small")
         yield Footer()
 
@@ -71,7 +72,6 @@ class Dashboard(Screen[None]):
         return self.query_one(ProcessTable)
 
     def on_mount(self) -> None:
-        self.query_one("#filter", Input).display = False
         self.fit(self.app.size.width, self.app.size.height)
         self.table.focus()
 
@@ -133,7 +133,7 @@ class Dashboard(Screen[None]):
 
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)
-        box.display = True
+        shown(box, True)
         box.focus()
 
     @on(Input.Changed, "#filter")
@@ -142,7 +142,7 @@ class Dashboard(Screen[None]):
 
     @on(Input.Submitted, "#filter")
     def _filter_kept(self, event: Input.Submitted) -> None:
-        self.query_one("#filter", Input).display = bool(event.value)
+        shown(self.query_one("#filter", Input), bool(event.value))
         self.table.focus()
 
     def on_key(self, event: events.Key) -> None:
@@ -150,7 +150,7 @@ class Dashboard(Screen[None]):
         if event.key == "escape" and box.has_focus:
             event.stop()
             box.value = ""
-            box.display = False
+            shown(box, False)
             self.table.focus()
 
     def action_sort(self) -> None:

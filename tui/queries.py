@@ -31,6 +31,7 @@ from ..collectors.postgres.samples import (
     StatementsSample,
 )
 from ..store import SourceStatus, Store
+from .filter_bar import FilterBar, shown
 from .line_table import LineTable
 from .pg_tables import (
     STATEMENT_LABELS,
@@ -83,10 +84,6 @@ class QueriesScreen(Screen[None]):
     QueriesScreen #pg-activity-title {
         height: 1; background: $panel; color: $foreground; text-style: bold; padding: 0 1;
         text-wrap: nowrap; text-overflow: ellipsis;
-    }
-    QueriesScreen #pg-filter {
-        dock: bottom; height: 1; border: none; padding: 0 1; margin-bottom: 1;
-        background: $boost;
     }
     """
 
@@ -190,7 +187,7 @@ class QueriesScreen(Screen[None]):
         yield Static(id="pg-activity-title")
         yield Static(id="pg-activity-status", classes="pg-status")
         yield ActivityTable(id="pg-activity")
-        yield Input(placeholder="filter: query text, database, user, pid", id="pg-filter")
+        yield FilterBar("query text, database, user, pid", input_id="pg-filter")
         yield Footer()
 
     @property
@@ -202,7 +199,6 @@ class QueriesScreen(Screen[None]):
         return self.query_one(ActivityTable)
 
     def on_mount(self) -> None:
-        self.query_one("#pg-filter", Input).display = False
         self._composed = True
         self._draw()
         self.statements.focus()
@@ -327,7 +323,7 @@ class QueriesScreen(Screen[None]):
 
     def action_filter(self) -> None:
         box = self.query_one("#pg-filter", Input)
-        box.display = True
+        shown(box, True)
         box.focus()
 
     @on(Input.Changed, "#pg-filter")
@@ -337,7 +333,7 @@ class QueriesScreen(Screen[None]):
 
     @on(Input.Submitted, "#pg-filter")
     def _filter_kept(self, event: Input.Submitted) -> None:
-        self.query_one("#pg-filter", Input).display = bool(event.value)
+        shown(self.query_one("#pg-filter", Input), bool(event.value))
         self.statements.focus()
 
     def on_key(self, event: events.Key) -> None:
@@ -345,7 +341,7 @@ class QueriesScreen(Screen[None]):
         if event.key == "escape" and box.has_focus:
             event.stop()
             box.value = ""
-            box.display = False
+            shown(box, False)
             self.statements.focus()
 
     def action_window(self) -> None:

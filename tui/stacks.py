@@ -57,9 +57,11 @@ from ..collectors.stacks.profile import (
 from ..redact import redact
 from ..store import STARTING, SourceStatus, Store
 from .export_dialog import ExportDialog, ExportFormat
+from .filter_bar import FilterBar, shown
 from .icicle import Icicle, Path
 from .pickers import _PICKER_CSS, _Picker
 from .text import literal, neutralise
+from .units import counted
 
 View = Literal["top", "tree", "icicle"]
 SortBy = Literal["own", "total"]
@@ -405,7 +407,7 @@ class DumpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll() as box:
-            box.border_title = f"Now: {len(self.stacks)} threads (Esc closes)"
+            box.border_title = f"Now: {counted(len(self.stacks), 'thread')} (Esc closes)"
             yield Static(dump_text(self.stacks), id="dump-text")
 
     def action_close(self) -> None:
@@ -477,10 +479,6 @@ class StacksScreen(Screen[None]):
     StacksScreen CallTree { height: 1fr; background: $surface; }
     StacksScreen #stacks-icicle { height: 1fr; }
     StacksScreen #icicle-info { height: 1; padding: 0 1; background: $panel; }
-    StacksScreen #stacks-filter {
-        dock: bottom; height: 1; border: none; padding: 0 1; margin-bottom: 1;
-        background: $boost;
-    }
     """
 
     class OptionsChanged(Message):
@@ -604,11 +602,10 @@ class StacksScreen(Screen[None]):
         with Vertical(id="stacks-icicle"):
             yield Icicle(id="icicle")
             yield Static("", id="icicle-info")
-        yield Input(placeholder="filter functions by name", id="stacks-filter")
+        yield FilterBar("function name", input_id="stacks-filter")
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#stacks-filter", Input).display = False
         self._composed = True
         self._redraw()
 
@@ -780,7 +777,7 @@ class StacksScreen(Screen[None]):
         if self.view != "top":
             self.set_view("top")
         box = self.query_one("#stacks-filter", Input)
-        box.display = True
+        shown(box, True)
         box.focus()
 
     @on(Input.Changed, "#stacks-filter")
@@ -789,7 +786,7 @@ class StacksScreen(Screen[None]):
 
     @on(Input.Submitted, "#stacks-filter")
     def _filter_kept(self, event: Input.Submitted) -> None:
-        self.query_one("#stacks-filter", Input).display = bool(event.value)
+        shown(self.query_one("#stacks-filter", Input), bool(event.value))
         self._focus_view()
 
     def action_thread(self) -> None:
@@ -896,7 +893,7 @@ class StacksScreen(Screen[None]):
         box = self.query_one("#stacks-filter", Input)
         if box.has_focus:
             box.value = ""
-            box.display = False
+            shown(box, False)
             self._focus_view()
         elif self.path:
             self.action_back_out()

@@ -30,6 +30,11 @@ def _scaled(value: float, base: float, units: tuple[str, ...], small: str) -> st
     return f"{sign}{text}{unit}"
 
 
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """`1 thread`, `3 threads`, `0 threads`."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
+
+
 def fmt_bytes(n: float | None) -> str:
     """A byte count in binary units: 512B, 1.5K, 38M, 15G. None gives ""."""
     if n is None:
