@@ -31,6 +31,7 @@ from ..actions.gate import Gate
 from ..actions.process import ProcessTarget
 from ..actions.stacks import AttachPySpy, DetachPySpy
 from ..collectors.base import tick
+from ..collectors.stacks.detect import why_not_python
 from ..collectors.stacks.model import StackSample
 from ..collectors.stacks.profile import merge
 from ..redact import redact
@@ -84,6 +85,9 @@ async def stacks_section(
         target = ProcessTarget.from_pid(pid)
     except ProcessLookupError:
         return {"pid": pid, "error": f"no process {pid}"}
+    why = why_not_python(pid)
+    if why is not None:  # nothing to approve: the attach could only fail
+        return {"pid": pid, "error": why}
     attach = AttachPySpy(target, rate=rate, pyspy=pyspy)
     outcome = await gate.request(attach)
     if not outcome.ok:

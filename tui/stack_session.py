@@ -17,6 +17,7 @@ from ..actions.process import ProcessTarget
 from ..actions.stacks import AttachPySpy, DetachPySpy
 from ..collectors.base import Collector
 from ..collectors.stacks import export, files
+from ..collectors.stacks.detect import why_not_python
 from ..collectors.stacks.model import Mode, StackSample
 from ..collectors.stacks.pyspy import PySpyOptions, PySpySampler
 from .stacks import StacksScreen
@@ -48,6 +49,10 @@ class StackSession:
 
     async def attach(self, target: ProcessTarget, options: PySpyOptions | None = None) -> bool:
         """Ask the gate to let py-spy read `target`; on yes, sample it and show the screen."""
+        why = why_not_python(target.pid)
+        if why is not None:  # said before asking: a yes could only end in py-spy failing
+            self.app.notify(f"py-spy not attached: {why}", severity="error", markup=False)
+            return False
         options = options or PySpyOptions(rate=self.rate)
         action = AttachPySpy(target, **dataclasses.asdict(options))
         outcome = await self.app.gate.request(action)
