@@ -230,8 +230,9 @@ async def test_without_the_check_the_agent_says_the_same(
     collector, store = LaunchCollector(program), Store()
     sample = await until(collector, store, lambda s: s.ended)
     assert sample.notice.startswith(
-        f"pyinstrument is not installed for {bare_python}: install it there with: "
-        f"{bare_python} -m pip install 'pyinstrument>=5.0,<5.2'"
+        f"pyinstrument is not installed for {bare_python}: install pyinstrument 5.0 to 5.1 "
+        f"there with: {bare_python} -m pip install 'pyinstrument>=5.0,<5.2'; or start the "
+        "program by itself and attach py-spy: perftop --pid PID"
     )
     assert not sample.windows and "ran" not in (tmp_path / "log").read_text()
 

@@ -61,7 +61,10 @@ REPORTER = textwrap.dedent(
     """
 )
 PERFTOP_ONLY = ("textual", "asyncpg", "psutil", "perftop", "rich")
-INSTALL = "-m pip install 'pyinstrument>=5.0,<5.2'"
+INSTALL = (
+    "-m pip install 'pyinstrument>=5.0,<5.2'; or start the program by itself and attach "
+    "py-spy: perftop --pid PID"
+)
 
 
 @pytest.fixture
@@ -215,7 +218,8 @@ def test_another_python_version_is_refused_with_what_to_install(tmp_path: Path) 
         start([python, str(app)], None, tmp_path / "log")
     assert str(raised.value) == (
         f"pyinstrument is not installed for {python} (Python {version}), and perftop's own "
-        f"is built for Python {ours()['version']}: install it there with: {python} {INSTALL}"
+        f"is built for Python {ours()['version']}: install pyinstrument 5.0 to 5.1 there "
+        f"with: {python} {INSTALL}"
     )
     assert not marker.exists()
 
@@ -234,5 +238,5 @@ def test_an_unsupported_pyinstrument_in_the_interpreter_is_refused(tmp_path: Pat
         start([python, str(app)], None, tmp_path / "log")
     assert str(raised.value) == (
         f"{python} has pyinstrument 4.6.2; perftop run needs 5.0 to 5.1: "
-        f"install it there with: {python} {INSTALL}"
+        f"install pyinstrument 5.0 to 5.1 there with: {python} {INSTALL}"
     )

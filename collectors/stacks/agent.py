@@ -312,8 +312,10 @@ def main(argv: list[str]) -> None:
         import pyinstrument
     except ImportError:
         message = (
-            f"pyinstrument is not installed for {sys.executable}: install it there with: "
-            f"{shlex.quote(sys.executable)} -m pip install {shlex.quote(PYINSTRUMENT)}"
+            f"pyinstrument is not installed for {sys.executable}: install pyinstrument 5.0 to "
+            f"5.1 there with: {shlex.quote(sys.executable)} -m pip install "
+            f"{shlex.quote(PYINSTRUMENT)}; or start the program by itself and attach py-spy: "
+            "perftop --pid PID"
         )
         pipe.send({"type": "error", "message": message})
         usage(message)

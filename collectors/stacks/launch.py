@@ -278,7 +278,10 @@ def supported_pyinstrument(version: str) -> bool:
 def install_hint(python: str) -> str:
     """The exact command that gives `python` a pyinstrument the agent can read."""
     requirement = shlex.quote(PYINSTRUMENT)
-    return f"install it there with: {shlex.quote(python)} -m pip install {requirement}"
+    return (
+        f"install pyinstrument 5.0 to 5.1 there with: {shlex.quote(python)} -m pip install "
+        f"{requirement}; or start the program by itself and attach py-spy: perftop --pid PID"
+    )
 
 
 def check_pyinstrument(python: str, timeout: float = 30.0) -> tuple[str, bool]:
