@@ -330,3 +330,19 @@ async def test_the_filter_line_is_labelled_while_it_holds_text(
         await settle(pilot, 0.1)
         lines = [s.text for s in app.screen._compositor.render_strips()]  # noqa: SLF001
         assert not any("Filter:" in line for line in lines)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 45)])
+@run
+async def test_the_help_lists_perftops_keys_and_not_textuals(
+    tmp_path: Path, size: tuple[int, int]
+) -> None:
+    app, _ = make_app(tmp_path)
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        await pilot.press("f1")
+        await settle(pilot, 0.1)
+        assert isinstance(app.screen, HelpScreen)
+        text = "\n".join(s.text for s in app.screen._compositor.render_strips())  # noqa: SLF001
+        assert "Help quit" not in text and "Copy selected text" not in text
+        assert "Quit" in text

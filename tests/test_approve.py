@@ -320,7 +320,7 @@ async def test_binding_rows_from_a_live_bindings_map_follow_the_keymap() -> None
         # Textual's own ctrl+q quits too: the inherited bindings are part of the map.
         assert rows["Quit"].split("/") == ["Ctrl+q", "q", "F10"]
         assert rows["Help"] == "F1/?"
-        assert rows["Help quit"] == "Ctrl+c"
+        assert "Help quit" not in rows and "Copy text" not in rows  # Textual's, not perftop's
         keymap = {"app.quit": "x", "app.filter": "ctrl+f"}
         app.set_keymap(keymap)
         rows = {d: keys for keys, d in binding_rows(app._bindings, keymap=app._keymap)}

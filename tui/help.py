@@ -46,6 +46,10 @@ _KEY_NAMES = {
     "left": "←",
     "right": "→",
 }
+# Textual's own bindings that are no perftop key: Ctrl+c only explains how to quit, and
+# copying selected text has nothing to select on perftop's screens.
+_NOT_PERFTOPS = frozenset({"help_quit", "screen.copy_text", "copy_text"})
+
 _MODIFIERS = {"ctrl": "Ctrl", "shift": "Shift", "alt": "Alt", "meta": "Meta", "super": "Super"}
 
 
@@ -74,7 +78,8 @@ def binding_rows(
     `bindings` is a `BINDINGS` list or a node's `BindingsMap` (`node._bindings`, which
     includes inherited bindings). Textual applies the user's keymap only when it looks a
     key up, so pass it (`app._keymap`) as `keymap` for the help to show remapped keys.
-    Every binding is listed, hidden ones included; keys bound to the same action and
+    Every binding is listed, hidden ones included, but for Textual's own that are no
+    perftop key (Ctrl+c's quit hint, copying selected text); keys bound to the same action and
     description share a row ("q/Esc"). `key_display` overrides how a key is written (for
     instance `app.get_key_display`); the default is `key_label`.
     """
@@ -88,6 +93,8 @@ def binding_rows(
     rows: dict[tuple[str, str], list[str]] = {}
     # make_bindings splits "q,escape" into one binding per key, as Textual itself does.
     for binding in Binding.make_bindings(bindings):
+        if binding.action in _NOT_PERFTOPS:
+            continue
         description = binding.description or binding.action.replace("_", " ").capitalize()
         keys = rows.setdefault((binding.action, description), [])
         label = show_key(binding)
