@@ -91,7 +91,7 @@ class QueriesScreen(Screen[None]):
         Binding("enter", "open", "Open", id="queries.open"),
         Binding("v", "view", "View text", id="queries.view"),
         Binding("slash", "filter", "Filter", id="queries.filter"),
-        Binding("w", "window", "Window", id="queries.window"),
+        Binding("w", "next_window", "Window", id="queries.window"),
         Binding("s,f6", "sort", "Sort", id="queries.sort"),
         Binding("I", "invert", "Invert sort", show=False, id="queries.invert"),
         Binding("d", "pick_database", "Database", id="queries.database"),
@@ -344,14 +344,10 @@ class QueriesScreen(Screen[None]):
             shown(box, False)
             self.statements.focus()
 
-    def action_window(self) -> None:
-        choices = [(key, Text(label, end="")) for key, label in WINDOWS.items()]
-
-        def picked(window: str | None) -> None:
-            if window is not None:
-                self.set_window(window)
-
-        self.app.push_screen(ChoicePicker("Statements over", choices, self.window), picked)
+    def action_next_window(self) -> None:
+        """The next statement window, round from the last to the first."""
+        keys = list(WINDOWS)
+        self.set_window(keys[(keys.index(self.window) + 1) % len(keys)])
 
     def set_window(self, window: str) -> None:
         """Choose the statement window; tells the app when it changed."""
