@@ -10,6 +10,8 @@
     python -m benchmarks profile-tui [ARGS] where the dashboard's CPU per refresh goes
     python -m benchmarks first-frame [ARGS] launch to a drawn CPU and memory pane, in tmux,
                                           perftop beside glances, htop and top
+    python -m benchmarks pg-peer [ARGS]   the PostgreSQL part's CPU beside pg_activity's
+    python -m benchmarks stacks-peer [ARGS] the stacks part's CPU beside py-spy top's
 
 Each part has its own `--help` and `--quick`.
 """
@@ -27,13 +29,16 @@ PARTS = {
     "stacks-pane": "stacks_pane",
     "profile-tui": "profile_tui",
     "first-frame": "first_frame",
+    "pg-peer": "peers:pg_main",
+    "stacks-peer": "peers:stacks_main",
 }
 
 
 def main(argv: list[str]) -> int:
     if argv and argv[0] in PARTS:
-        module = importlib.import_module(f"{__package__}.{PARTS[argv[0]]}")
-        return int(module.main(argv[1:]))
+        name, _, function = PARTS[argv[0]].partition(":")
+        module = importlib.import_module(f"{__package__}.{name}")
+        return int(getattr(module, function or "main")(argv[1:]))
     from .cli import main as system
 
     return system(argv)

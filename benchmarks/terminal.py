@@ -146,6 +146,10 @@ class PtySession:
         with self._lock:
             return list(self._screen.display) if self._screen is not None else []
 
+    def send(self, keys: str) -> None:
+        """Type `keys` into the program's terminal."""
+        os.write(self._master, keys.encode())
+
     def last_words(self) -> str:
         """The end of what the program wrote, escape sequences removed (for error reports)."""
         with self._lock:
