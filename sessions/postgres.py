@@ -104,6 +104,7 @@ async def postgres_section(dsn: str | None, seconds: float) -> dict[str, Any]:
             now: ActivitySample = await activity.collect()
             notices += now.notices
             doc["activity"] = [dataclasses.asdict(b) for b in now.backends]
+            doc["own_backends"] = [b.pid for b in now.own]  # perftop's, not in "activity"
         except CollectorError as exc:
             doc["errors"]["activity"] = str(exc)
         info = statements.info or activity.link.info

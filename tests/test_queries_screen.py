@@ -237,6 +237,15 @@ async def test_perftops_own_queries_are_shown_apart() -> None:
         app.store.put("pg.statements", own)  # type: ignore[union-attr]
         screen.show(app.store)  # type: ignore[arg-type]
         assert "perftop's own queries: 0.4 ms/s, 3.0 calls/s" in static_text(screen, "#pg-summary")
+        # perftop's own connections: no row of Activity, not in its counts, said apart.
+        others = (backend(7), backend(8), backend(9, backend_type="checkpointer"))
+        mine = (backend(4001, application="perftop"), backend(4002))
+        app.store.put("pg.activity", activity_sample(others, own=mine))  # type: ignore[union-attr]
+        screen.show(app.store)  # type: ignore[arg-type]
+        await pilot.pause()
+        title = static_text(screen, "#pg-activity-title")
+        assert "2 client backends · 1 background · perftop's own 2 not listed" in title
+        assert sorted(p for p in pids(screen.activity_table) if isinstance(p, int)) == [7, 8, 9]
 
 
 @run

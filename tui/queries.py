@@ -260,6 +260,9 @@ class QueriesScreen(Screen[None]):
         text = Text(no_wrap=True, overflow="ellipsis", end="")
         text.append("Activity")
         text.append(f" · {clients} client backends · {len(backends) - clients} background")
+        own = len(self.activity.own) if self.activity is not None else 0
+        if own:
+            text.append(f" · perftop's own {own} not listed")
         if blocked:
             text.append(f" · {blocked} blocked", "bold")
         text.append(" · blocking tree (b)" if table.blocking_tree else " · b: blocking tree")

@@ -1,8 +1,8 @@
 """What runs on the server now: pg_stat_activity with who blocks whom.
 
 One cheap query per tick on the collector's own connection (perftop's own backend is left
-out; perftop's other connections are marked `own`, by their backend pids: a client that
-calls itself "perftop" is a client like any other). Without pg_read_all_stats, other
+out; perftop's other connections go to `ActivitySample.own`, known by their backend pids:
+a client that calls itself "perftop" is a client like any other). Without pg_read_all_stats, other
 users' query texts read `<insufficient privilege>`: those become `query=""`,
 `query_hidden=True`, and a notice names the missing role.
 """
@@ -52,7 +52,8 @@ class ActivityCollector:
         now = (started + time.monotonic()) / 2
         mine = set(own_backends(self.link.target))
         masked: dict[int, tuple[str, str]] = {}
-        backends = []
+        backends: list[Backend] = []
+        own: list[Backend] = []
         hidden = False
         for r in rows:
             query = r["query"]
@@ -63,7 +64,7 @@ class ActivityCollector:
                 masked[r["pid"]] = (
                     before if before and before[0] == query else (query, mask_sql(query))
                 )
-            backends.append(
+            (own if r["pid"] in mine else backends).append(
                 Backend(
                     pid=r["pid"],
                     database=r["database"],
@@ -80,17 +81,18 @@ class ActivityCollector:
                     query="" if query_hidden else masked[r["pid"]][1],
                     query_hidden=query_hidden,
                     blocked_by=tuple(r["blocked_by"] or ()),
-                    own=r["pid"] in mine,
                 )
             )
         self._masked = masked
         notices = (activity_notice(info.user),) if not info.can_read_all_stats else ()
-        return ActivitySample(time=now, backends=tuple(backends), notices=notices)
+        return ActivitySample(
+            time=now, backends=tuple(backends), notices=notices, own=tuple(own)
+        )
 
     def series(self, sample: object) -> Mapping[str, float]:
         if not isinstance(sample, ActivitySample):
             return {}
-        client = [b for b in sample.backends if b.is_client and not b.own]
+        client = [b for b in sample.backends if b.is_client]
         return {
             "pg.backends.active": float(sum(b.state == "active" for b in client)),
             "pg.backends.waiting": float(sum(bool(b.blocked_by) for b in client)),

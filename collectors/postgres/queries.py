@@ -12,6 +12,10 @@ reading pg_stat_statements or pg_stat_activity (up to 17; 18 keeps no comment be
 statement). It proves nothing to perftop (any client can start its SQL with it): an entry is
 perftop's only when its whole text is one perftop sends (`is_own`), compared the way the
 server normalises it (constants become `$n`, lists of constants may be squashed into one).
+The statements asyncpg sends on perftop's connections of its own accord (the type
+introspection the first time a connection meets an array type, with `jit` switched off
+around it) count as perftop's too (`driver_texts`): they carry no marker, and a client using
+asyncpg under perftop's own role sends the same texts, which then count as perftop's load.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ import functools
 import re
 from importlib import resources
 from typing import Literal
+
+from asyncpg import introspection
 
 from ...redact import MASK, redact
 
@@ -161,16 +167,31 @@ def _file_anchors() -> frozenset[str]:
     return frozenset(_anchor(s) for s in _file_shapes())
 
 
+def driver_texts() -> tuple[str, ...]:
+    """What asyncpg runs by itself on a connection: the type introspection (its text from
+    asyncpg, one per server generation) and the `jit` setting saved, switched off and put
+    back around it (the server keeps these with their constants as `$n`)."""
+    return (
+        introspection.INTRO_LOOKUP_TYPES,
+        introspection.INTRO_LOOKUP_TYPES_13,
+        introspection.TYPE_BY_NAME,
+        "SELECT current_setting('jit') AS cur, set_config('jit', 'off', false) AS new",
+        "SELECT set_config('jit', $1, false)",
+    )
+
+
 @functools.cache
 def _file_shapes() -> frozenset[tuple[str, ...]]:
-    """The shapes of every SQL file perftop has, whichever version it serves."""
+    """The shapes of every SQL file perftop has, whichever version it serves, and of what
+    its driver sends by itself."""
     folder = resources.files(__package__).joinpath("sql")
-    return frozenset(
-        shape(folder.joinpath(name).read_text(encoding="utf-8"))
+    files = (
+        folder.joinpath(name).read_text(encoding="utf-8")
         for by_axis in _catalogue().values()
         for files in by_axis.values()
         for name in files.values()
     )
+    return frozenset(shape(text) for text in (*files, *driver_texts()))
 
 
 def is_own(text: str) -> bool:

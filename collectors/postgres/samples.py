@@ -124,9 +124,6 @@ class Backend:
     query: str  # untrusted; "" when hidden
     query_hidden: bool
     blocked_by: tuple[int, ...]  # pg_blocking_pids()
-    # One of perftop's own collector connections (by backend pid, never by application_name,
-    # which any client may set): left out of the activity figures.
-    own: bool = False
 
     @property
     def is_client(self) -> bool:
@@ -138,5 +135,8 @@ class ActivitySample:
     """The store's "pg.activity" source."""
 
     time: float
-    backends: tuple[Backend, ...]
+    backends: tuple[Backend, ...]  # everyone's but perftop's own
     notices: tuple[str, ...] = field(default=())
+    # perftop's other collector connections (known by backend pid, never by
+    # application_name, which any client may set): shown apart, in no row and no count.
+    own: tuple[Backend, ...] = field(default=())
