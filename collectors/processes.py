@@ -33,8 +33,6 @@ _READ_SIZE = 4096
 # spread over the processes this costs a few reads per tick. The user is re-read only on
 # exec (a comm change): a uid change without exec (a privilege drop) is not followed.
 STATIC_TTL = 10.0
-# Longest time between two reads of /proc/PID/io for a process that used no CPU meanwhile.
-IO_MAX_AGE = 10.0
 # Kept /proc/PID/stat descriptors are moved to numbers from here up, so that the low ones
 # (below select()'s FD_SETSIZE) stay free for the rest of the program.
 FD_FLOOR = 1024
@@ -192,7 +190,6 @@ class _Known:
         "quiet",
         "io",
         "io_at",
-        "io_due",
         "io_denied",
         "cmdline",
         "comm",
@@ -209,8 +206,9 @@ class _Known:
         self.row: ProcessRow | None = None  # the last row built
         self.quiet = False  # that row showed no CPU and no I/O
         self.io: tuple[int, int] | None = None
-        self.io_at = 0.0  # monotonic time io was last read
-        self.io_due = 0.0  # read io again at this time even if no CPU was used
+        # Monotonic time `io` was last known to hold: read then, or proved unchanged since
+        # (the process did not run).
+        self.io_at = 0.0
         # /proc/PID/io is refused for other users' processes unless we are root; once
         # refused, it is not asked again for this process (a saved syscall per tick).
         self.io_denied = False
@@ -227,19 +225,21 @@ class ProcessCollector:
     collector is built, so the first `collect()` already has CPU % and I/O rates.
 
     Reading /proc/PID/io costs about as much as reading /proc/PID/stat (the kernel builds
-    both on each read), so it would nearly double the scan. It is read on every tick only
-    for processes that look busy - CPU ticks or major faults went up, or state D - (issuing
-    I/O takes a system call, a copy or a fault) and at least every `io_max_age` seconds for
-    the others; their rate over that longer span shows when it is read, 0 in between. On an
-    idle box that skips most io reads. `io_max_age=0` reads every process's io every tick.
+    both on each read). It is skipped only when the process is known not to have run since
+    the last read: a single-threaded process whose /proc/PID/schedstat (its run time in
+    nanoseconds, wait time and run count: a third of the cost of stat to read) has not
+    changed issued no I/O, so its counters are known unchanged up to now and the next rate
+    covers only the tick in which it ran. CPU ticks in stat are no such proof: a burst that
+    dirties 8 MiB and fsyncs can take less than one tick of CPU, so every other process's
+    io is read every tick. Each rate is over the span since the counters were last known,
+    whatever the process was doing at the instants of the reads.
 
-    A single-threaded process whose /proc/PID/schedstat (its run time, wait time and run
-    count: a third of the cost of stat to read) has not changed has not run: it used no CPU
-    and issued no I/O, so its last row is kept without reading its stat or io, provided its
-    nice (one getpriority call; a renice does not make it run) and its parent (a parent that
+    Such a process's last row is kept without reading its stat either, provided its nice
+    (one getpriority call; a renice does not make it run) and its parent (a parent that
     ended re-parents it) are unchanged. RSS lowered by reclaim in the meantime shows at the
     next full read, at most 20 s later (when the command line is re-read). A thread group's
-    schedstat covers its first thread only, so multi-threaded processes read stat each tick.
+    schedstat covers its first thread only, so multi-threaded processes read stat and io
+    each tick; a row whose stat line and io are both unchanged to the byte is kept.
 
     With `keep_open` (the default), each process's /proc/PID/stat stays open between ticks
     and is read again with one `pread` (half the cost of open + read + close). The
@@ -256,13 +256,11 @@ class ProcessCollector:
         self,
         interval: float = 1.0,
         proc: str = "/proc",
-        io_max_age: float = IO_MAX_AGE,
         clock: Callable[[], float] = time.monotonic,
         keep_open: bool = True,
     ) -> None:
         self.interval = interval
         self.proc = proc
-        self.io_max_age = io_max_age
         self.clock = clock  # a seam for tests; the monotonic clock otherwise
         self.clk_tck = os.sysconf("SC_CLK_TCK")
         self.page_size = os.sysconf("SC_PAGE_SIZE")
@@ -330,7 +328,6 @@ class ProcessCollector:
         # CPU % = ticks / CLK_TCK / elapsed * 100; fold the constants into one factor.
         cpu_scale = 100.0 / self.clk_tck / elapsed if elapsed > 0 else 0.0
         page_size = self.page_size
-        io_max_age = self.io_max_age
         total = mem_total(proc)
         mem_scale = 100.0 / total if total > 0 else 0.0
         # A row can be reused only while mem % means the same thing (MemTotal can change).
@@ -370,7 +367,8 @@ class ProcessCollector:
             # due), else None.
             idle = old if old is not None and old.quiet and reuse and now < old.due else None
             if idle is not None and sched and sched == idle.sched:
-                # It has not run, so it issued no I/O either: no io re-read is due.
+                # It has not run, so it issued no I/O either: its counters hold up to now.
+                idle.io_at = now
                 row = idle.row
                 if row is not None and row.threads == 1 and row.ppid not in gone:
                     try:
@@ -391,22 +389,29 @@ class ProcessCollector:
                     data = pread(fd, _READ_SIZE, 0)
                 except ProcessLookupError:
                     pass  # the process it was opened for is gone: handled below
-            if (
-                idle is not None
-                and (idle.io_denied or now < idle.io_due)
-                and data == idle.raw
-                and data
-                and (row := idle.row) is not None
-            ):
-                idle.sched = sched
-                fresh[pid] = idle
-                rows.append(row)
-                if row.state == "R":
-                    running += 1
-                threads += row.threads
-                continue
             entry = str(pid)
             base = f"{proc}/{entry}/"
+            # The io counters read this tick (None: not read yet).
+            io: tuple[int, int] | None = None
+            if idle is not None and data and data == idle.raw and (row := idle.row) is not None:
+                # The same stat line: the row stands if the io counters are the same too.
+                if not idle.io_denied:
+                    try:
+                        io = parse_io(read_bytes(base + "io"))
+                    except PermissionError:
+                        idle.io_denied = True
+                        idle.io = None
+                    except (FileNotFoundError, ProcessLookupError, ValueError):
+                        continue  # it ended between listdir and here
+                if idle.io_denied or io == idle.io:
+                    idle.io_at = now
+                    idle.sched = sched
+                    fresh[pid] = idle
+                    rows.append(row)
+                    if row.state == "R":
+                        running += 1
+                    threads += row.threads
+                    continue
             try:
                 keep = not data
                 if keep:
@@ -422,13 +427,12 @@ class ProcessCollector:
                 if old is None:
                     cur = _Known(st.start_ticks, st.ticks, st.majflt)
                     cpu = 0.0
-                    busy = True
+                    ran = True
                 else:
                     cur = old
                     cpu = (st.ticks - old.ticks) * cpu_scale if st.ticks >= old.ticks else 0.0
-                    # Issuing I/O takes CPU time (a system call, a copy) or a major fault,
-                    # or leaves the process waiting in D state.
-                    busy = st.ticks != old.ticks or st.majflt != old.majflt or st.state == "D"
+                    # Only an unchanged schedstat proves it did not run (see the docstring).
+                    ran = not (sched and sched == old.sched)
                     cur.ticks = st.ticks
                     cur.majflt = st.majflt
                 if cur.comm != st.comm:
@@ -440,9 +444,10 @@ class ProcessCollector:
                 write_rate: float | None = None
                 if cur.io_denied:
                     pass
-                elif busy or now >= cur.io_due:
+                elif ran or cur.io is None:
                     try:
-                        io = parse_io(read_bytes(base + "io"))
+                        if io is None:
+                            io = parse_io(read_bytes(base + "io"))
                     except PermissionError:
                         cur.io_denied = True
                         cur.io = None
@@ -458,11 +463,10 @@ class ProcessCollector:
                             write_rate = rate(before[1], io[1], span)
                         cur.io = io
                         cur.io_at = now
-                        # Staggered by pid so idle processes are not all re-read at once.
-                        cur.io_due = now + io_max_age * (0.5 + (pid % 32) / 64)
                 else:
-                    # Not busy this tick: taken as no I/O issued (see the class docstring).
+                    # It did not run: no I/O issued, its counters hold up to now.
                     read_rate = write_rate = 0.0
+                    cur.io_at = now
             except (FileNotFoundError, ProcessLookupError):
                 continue  # it ended between listdir and here
             except ValueError:

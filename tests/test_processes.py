@@ -183,7 +183,7 @@ def test_cpu_percent_and_io_rates_from_deltas(procdir: Path) -> None:
     assert by_pid(c.collect())[1].cpu_percent == 0.0
 
 
-def test_io_of_a_process_without_cpu_is_read_only_every_io_max_age(
+def test_io_is_skipped_only_while_schedstat_proves_the_process_did_not_run(
     procdir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     reads: list[str] = []
@@ -194,26 +194,42 @@ def test_io_of_a_process_without_cpu_is_read_only_every_io_max_age(
         return real(path)
 
     monkeypatch.setattr(processes, "read_bytes", counting)
+    # The nice of the real pid 1 (the idle path checks it with getpriority).
+    nice = os.getpriority(os.PRIO_PROCESS, 1)
+    (procdir / "1" / "stat").write_text(stat_line(1, "init", ppid=0, start=1, nice=nice))
+    schedstat = procdir / "1" / "schedstat"
+    schedstat.write_text("1000 20 3\n")  # run ns, wait ns, run count
+    io = procdir / "1" / "io"
+    io.write_text("read_bytes: 0\nwrite_bytes: 0\n")
     clock = Clock()
-    c = ProcessCollector(proc=str(procdir), clock=clock, io_max_age=4.0)
-    io = str(procdir / "1" / "io")
-    (procdir / "1" / "io").write_text("read_bytes: 8000\nwrite_bytes: 0\n")
+    c = ProcessCollector(proc=str(procdir), clock=clock)
+    clock.now += 1.0
+    c.collect()  # its schedstat is read through the descriptor from here on
     reads.clear()
     clock.now += 1.0
     row = by_pid(c.collect())[1]
-    assert io not in reads and row.read_bytes_per_s == 0.0
-    clock.now += 3.0  # 4 s since the last read: due whatever pid's stagger
+    assert str(io) not in reads and row.write_bytes_per_s == 0.0
+    # It ran for less than a clock tick (its stat line is the same to the byte) and wrote:
+    # the rate is read, over this tick alone (its counters were known unchanged a tick ago).
+    schedstat.write_text("3000 20 4\n")
+    io.write_text("read_bytes: 0\nwrite_bytes: 8000\n")
+    clock.now += 2.0
     row = by_pid(c.collect())[1]
-    assert io in reads
-    assert row.read_bytes_per_s == pytest.approx(8000 / 4.0)  # over the whole span
+    assert str(io) in reads
+    assert row.write_bytes_per_s == pytest.approx(8000 / 2.0)
 
 
-def test_every_tick_when_io_max_age_is_zero(procdir: Path) -> None:
+def test_io_of_a_process_without_schedstat_is_read_every_tick(procdir: Path) -> None:
+    """Same stat line to the byte (no CPU tick) is no proof that nothing was written."""
     clock = Clock()
-    c = ProcessCollector(proc=str(procdir), clock=clock, io_max_age=0.0)
-    (procdir / "1" / "io").write_text("read_bytes: 8000\nwrite_bytes: 0\n")
+    c = ProcessCollector(proc=str(procdir), clock=clock)
+    for n in range(1, 4):
+        (procdir / "1" / "io").write_text(f"read_bytes: {8000 * n}\nwrite_bytes: 0\n")
+        clock.now += 1.0
+        assert by_pid(c.collect())[1].read_bytes_per_s == pytest.approx(8000.0)
     clock.now += 1.0
-    assert by_pid(c.collect())[1].read_bytes_per_s == pytest.approx(8000.0)
+    row = by_pid(c.collect())[1]
+    assert row.read_bytes_per_s == 0.0
 
 
 def test_pid_reuse_gets_a_fresh_cache_and_cpu_baseline(procdir: Path) -> None:
@@ -270,7 +286,7 @@ def test_a_memtotal_change_rebuilds_every_row(procdir: Path) -> None:
 
 def test_io_is_read_for_a_process_in_d_state_without_cpu(procdir: Path) -> None:
     clock = Clock()
-    c = ProcessCollector(proc=str(procdir), clock=clock, io_max_age=1000.0)
+    c = ProcessCollector(proc=str(procdir), clock=clock)
     (procdir / "1" / "stat").write_text(stat_line(1, "init", "D", ppid=0, start=1, rss=1000))
     (procdir / "1" / "io").write_text("read_bytes: 4000\nwrite_bytes: 0\n")
     clock.now += 1.0
@@ -329,7 +345,7 @@ def test_unreadable_io_is_none_and_not_asked_again(
 
     monkeypatch.setattr(processes, "read_bytes", denying)
     clock = Clock()
-    c = ProcessCollector(proc=str(procdir), clock=clock, io_max_age=0.0)
+    c = ProcessCollector(proc=str(procdir), clock=clock)
     for _ in range(3):
         clock.now += 1.0
         row = by_pid(c.collect())[43]
