@@ -44,15 +44,18 @@ FIXED_SERIES = 32
 (2), network (2), processes (3), a process detail (2), py-spy (2), PostgreSQL (9) make 23
 today; the rest is room for one more collector's."""
 
+PROCESS_SERIES = 2 * 24
+"""The kept processes' CPU % and RSS (collectors.processes.HISTORY_KEPT processes)."""
+
 SPARE_SERIES = 64
-"""Room for histories no longer written (the details of processes looked at earlier), the
-first ones dropped."""
+"""Room for histories no longer written (processes that ended or left the top), the first
+ones dropped."""
 
 
 def series_limit(cpus: int | None = None) -> int:
     """How many series a store keeps on a machine with `cpus` cores (default: this one)."""
     cores = cpus if cpus is not None else os.cpu_count() or 1
-    return cores * SERIES_PER_CORE + FIXED_SERIES + SPARE_SERIES
+    return cores * SERIES_PER_CORE + FIXED_SERIES + PROCESS_SERIES + SPARE_SERIES
 
 
 Listener = Callable[[frozenset[str]], None]

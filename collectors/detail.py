@@ -163,12 +163,18 @@ class ProcessDetailCollector:
         with p.oneshot():
             now = time.monotonic()
             times = part("cpu", p.cpu_times)
-            cpu_percent = 0.0
+            threads_now = part("threads", p.num_threads)
+            cpu_percent: float | None = None
             if times is not None:
                 total = times.user + times.system
-                if self._cpu is not None and now > self._cpu[0]:
-                    cpu_percent = max(0.0, total - self._cpu[1]) / (now - self._cpu[0]) * 100
-                self._cpu = (now, total)
+                # CPU times come in clock ticks (10 ms): over less than half an interval
+                # one tick more or less is a large error, so no figure yet.
+                if self._cpu is None or now - self._cpu[0] >= self.interval / 2:
+                    if self._cpu is not None:
+                        spent = max(0.0, total - self._cpu[1])
+                        cpu_percent = spent / (now - self._cpu[0]) * 100
+                        cpu_percent = min(cpu_percent, 100.0 * (threads_now or 1))
+                    self._cpu = (now, total)
             mem = part("memory", p.memory_info)
             cmdline = part("cmdline", p.cmdline)
             status = p.status()
@@ -214,6 +220,7 @@ class ProcessDetailCollector:
             prev = before.get(t.id)
             # A thread first seen now has no baseline: 0, not its lifetime total.
             pct = 0.0 if prev is None or elapsed <= 0 else max(0.0, spent - prev) / elapsed * 100
+            pct = min(pct, 100.0)  # whole clock ticks over a short span (see cpu_percent)
             rows.append(
                 ThreadRow(tid=t.id, name=self._thread_name(t.id), cpu_percent=pct, cpu_time=spent)
             )
@@ -245,13 +252,9 @@ class ProcessDetailCollector:
         return self._connections
 
     def series(self, sample: object) -> Mapping[str, float]:
-        """This process's CPU % and RSS history; nothing once it has ended."""
-        if not isinstance(sample, ProcessDetail) or sample.exited or sample.pid != self.pid:
-            return {}
-        return {
-            f"detail.{self.pid}.cpu": sample.cpu_percent,
-            f"detail.{self.pid}.rss": float(sample.rss),
-        }
+        """None: the process's CPU % and RSS history is the process collector's (it is
+        kept before the detail opens, see `ProcessCollector.follow`)."""
+        return {}
 
 
 def _empty(pid: int) -> ProcessDetail:
@@ -268,7 +271,7 @@ def _empty(pid: int) -> ProcessDetail:
         ppid=0,
         nice=0,
         started=0.0,
-        cpu_percent=0.0,
+        cpu_percent=None,
         rss=0,
         vms=0,
         threads=None,

@@ -15,6 +15,7 @@ Also here, because the table and the tree view need them and they are pure: `sor
 from __future__ import annotations
 
 import fcntl
+import heapq
 import os
 import pwd
 import resource
@@ -24,7 +25,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from .rates import rate
-from .samples import ProcessRow, ProcessSample
+from .samples import ProcessRow, ProcessSample, history_name
 
 # Files under /proc are generated on read; one page holds any stat line or io block.
 _READ_SIZE = 4096
@@ -33,6 +34,12 @@ _READ_SIZE = 4096
 # spread over the processes this costs a few reads per tick. The user is re-read only on
 # exec (a comm change): a uid change without exec (a privilege drop) is not followed.
 STATIC_TTL = 10.0
+# Per-process history (CPU %, RSS) is kept for the processes that were among the top
+# HISTORY_TOP by CPU on some tick, and for the one being looked at (`follow`), so that a
+# detail opens with its past. Once kept, a process's series is written every tick while it
+# lives (no gaps), for at most HISTORY_KEPT processes: the one longest out of the top goes.
+HISTORY_TOP = 10
+HISTORY_KEPT = 24
 # Kept /proc/PID/stat descriptors are moved to numbers from here up, so that the low ones
 # (below select()'s FD_SETSIZE) stay free for the rest of the program.
 FD_FLOOR = 1024
@@ -276,6 +283,10 @@ class ProcessCollector:
         self._max_fds = 0
         if keep_open:
             self._max_fds = max(0, raise_open_file_limit() - FD_FLOOR - FD_RESERVE)
+        # pid -> start time of the processes whose history is kept, the longest out of the
+        # top first (see HISTORY_KEPT); `_followed`: the pid `follow` named.
+        self._kept: dict[int, float | None] = {}
+        self._followed: int | None = None
         weakref.finalize(self, _close_all, self._fds)
         weakref.finalize(self, _close_all, self._sched_fds)
         self.collect()
@@ -431,6 +442,9 @@ class ProcessCollector:
                 else:
                     cur = old
                     cpu = (st.ticks - old.ticks) * cpu_scale if st.ticks >= old.ticks else 0.0
+                    # Ticks are counted in whole clock ticks: over a short span one more
+                    # can read as more than its threads can run.
+                    cpu = min(cpu, 100.0 * st.threads)
                     # Only an unchanged schedstat proves it did not run (see the docstring).
                     ran = not (sched and sched == old.sched)
                     cur.ticks = st.ticks
@@ -544,15 +558,43 @@ class ProcessCollector:
             self._users[uid] = name
         return name
 
+    def follow(self, pid: int | None) -> None:
+        """Keep `pid`'s history from the next tick on whatever its rank (None: nobody)."""
+        self._followed = pid
+
     def series(self, sample: object) -> Mapping[str, float]:
-        """Machine-wide counts only; per-process history is the detail collector's job."""
+        """Machine-wide counts, and each kept process's CPU % and RSS (`history_name`)."""
         if not isinstance(sample, ProcessSample):
             return {}
-        return {
+        series = {
             "proc.count": float(len(sample.rows)),
             "proc.running": float(sample.running),
             "proc.threads": float(sample.threads),
         }
+        kept = self._kept
+        followed = self._followed
+        for row in heapq.nlargest(HISTORY_TOP, sample.rows, key=_cpu):
+            if row.cpu_percent > 0:
+                kept.pop(row.pid, None)  # to the end: the most recently in the top
+                kept[row.pid] = row.start_time
+        if followed is not None and followed not in kept:
+            kept[followed] = None  # its start time comes with its row
+        while len(kept) > HISTORY_KEPT:
+            del kept[next(pid for pid in kept if pid != followed)]
+        alive: dict[int, float | None] = {}
+        for row in sample.rows:
+            if row.pid in kept and kept[row.pid] in (None, row.start_time):
+                # (A new process under a kept pid is not kept: the old one has ended.)
+                alive[row.pid] = row.start_time
+                name = history_name(row)
+                series[name + ".cpu"] = row.cpu_percent
+                series[name + ".rss"] = float(row.rss)
+        self._kept = {pid: alive[pid] for pid in kept if pid in alive}  # in kept's order
+        return series
+
+
+def _cpu(row: ProcessRow) -> float:
+    return row.cpu_percent
 
 
 def _pid(row: ProcessRow) -> int:

@@ -160,7 +160,7 @@ class ProcessDetail:
     ppid: int
     nice: int
     started: float  # wall clock (time.time()) of process start
-    cpu_percent: float
+    cpu_percent: float | None  # None until half an interval after the baseline
     rss: int
     vms: int
     threads: tuple[ThreadRow, ...] | None
@@ -177,3 +177,9 @@ class ProcessDetail:
 
 
 Sample = CpuSample | MemorySample | DiskSample | NetSample | ProcessSample | ProcessDetail
+
+
+def history_name(row: ProcessRow) -> str:
+    """The prefix of a process's history series, `.cpu` and `.rss` after it: the pid and
+    start time, so a pid taken by a new process starts a history of its own."""
+    return f"process.{row.pid}@{row.start_time:.2f}"

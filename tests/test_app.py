@@ -10,6 +10,7 @@ import dataclasses
 import os
 import signal
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,8 @@ from textual.binding import Binding
 from perftop.actions.audit import AuditLog
 from perftop.actions.gate import Gate
 from perftop.actions.process import SendSignal, read_start_time
-from perftop.collectors.samples import ProcessRow, ProcessSample
+from perftop.collectors.processes import ProcessCollector
+from perftop.collectors.samples import ProcessRow, ProcessSample, history_name
 from perftop.config import Settings
 from perftop.store import Store
 from perftop.themes import load
@@ -346,3 +348,41 @@ async def test_the_help_lists_perftops_keys_and_not_textuals(
         text = "\n".join(s.text for s in app.screen._compositor.render_strips())  # noqa: SLF001
         assert "Help quit" not in text and "Copy selected text" not in text
         assert "Quit" in text
+
+
+def burner_ticks(burner: subprocess.Popen[str], ticks: int) -> tuple[Store, ProcessRow]:
+    """A store fed by the real process collector for `ticks` ticks, its table cut to the
+    burner's row."""
+    collector = ProcessCollector(interval=0.2)
+    store = filled_store()
+    try:
+        for _ in range(ticks):
+            time.sleep(0.2)  # the collector's interval
+            sample = collector.collect()
+            mine = tuple(r for r in sample.rows if r.pid == burner.pid)
+            store.put("processes", dataclasses.replace(sample, rows=mine), collector.series(sample))
+    finally:
+        collector.close()
+    return store, mine[0]
+
+
+@run
+async def test_the_detail_opens_with_the_history_the_table_kept(
+    tmp_path: Path, burner: subprocess.Popen[str]
+) -> None:
+    """A steady burner: the detail's chart has its past seconds from the first frame, every
+    point within what its threads can run, and the figure is the table's."""
+    store, burning = burner_ticks(burner, 6)
+    kept = store.history(history_name(burning) + ".cpu")
+    assert len(kept) >= 5  # kept from its first tick in the top
+    app, _ = make_app(tmp_path, store)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("enter")
+        await settle(pilot, 0.2)
+        screen = app.screen
+        assert isinstance(screen, ProcessDetailScreen) and screen.row.pid == burner.pid
+        assert screen.cpu_history == kept
+        assert all(0 <= p <= 100.0 * burning.threads for p in screen.cpu_history)
+        label = str(screen.query_one("#detail-cpu-label").render())
+        assert label.startswith(f"CPU {kept[-1]:.1f}%") and f"max {max(kept):.1f}%" in label

@@ -13,7 +13,7 @@ from textual.app import App
 from textual.screen import Screen
 from textual.widgets import DataTable, Sparkline, Static
 
-from perftop.collectors.samples import ProcessDetail, ProcessRow, ThreadRow
+from perftop.collectors.samples import ProcessDetail, ProcessRow, ThreadRow, history_name
 from perftop.store import SourceStatus, Store
 from perftop.tui.detail import DENIED, ENDED, ProcessDetailScreen
 
@@ -72,8 +72,10 @@ def utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 def filled(detail: ProcessDetail = DETAIL) -> Store:
     store = Store()
+    name = history_name(ROW)  # the process table's history of it
     for i in range(30):
-        store.extend({"detail.4242.cpu": float((i * 13) % 50), "detail.4242.rss": 100e6 + i * 1e6})
+        cpu = float((i * 13) % 50) if i < 29 else 37.5  # the last point is the figure shown
+        store.extend({name + ".cpu": cpu, name + ".rss": 100e6 + i * 1e6})
     store.put("detail", detail)
     return store
 
@@ -169,7 +171,7 @@ async def test_io_totals_and_histories() -> None:
         await pilot.pause()
         screen = app.screen
         assert isinstance(screen, ProcessDetailScreen)
-        assert screen.cpu_history == store.history("detail.4242.cpu")
+        assert screen.cpu_history == store.history(history_name(ROW) + ".cpu")
         assert screen.query_one("#detail-cpu", Sparkline).data == screen.cpu_history
         assert screen.query_one("#detail-rss", Sparkline).data == screen.rss_history
         facts = static_text(screen, "#detail-facts")

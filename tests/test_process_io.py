@@ -75,7 +75,7 @@ def test_a_bursty_writer_rates_add_up_to_its_proc_io(writer: subprocess.Popen[st
         start_high = written(pid)
         accounted = 0.0
         zero_ticks = busy_ticks = 0
-        for tick in range(TICKS):
+        for _ in range(TICKS):
             time.sleep(TICK)  # the interval being measured, not a synchronisation
             before = clock_times[-1]
             end_low = written(pid)
@@ -99,9 +99,7 @@ def test_a_bursty_writer_rates_add_up_to_its_proc_io(writer: subprocess.Popen[st
 
 
 @pytest.mark.parametrize("run", range(4))
-def test_a_burst_between_two_reads_is_never_lost(
-    writer: subprocess.Popen[str], run: int
-) -> None:
+def test_a_burst_between_two_reads_is_never_lost(writer: subprocess.Popen[str], run: int) -> None:
     """The reported symptom: in about one run in four, a whole window read 0 B/s."""
     collector = ProcessCollector(interval=1.0)
     try:

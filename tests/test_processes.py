@@ -17,6 +17,8 @@ import pytest
 from perftop.collectors import processes
 from perftop.collectors.processes import (
     FD_FLOOR,
+    HISTORY_KEPT,
+    HISTORY_TOP,
     SORT_KEYS,
     ProcessCollector,
     cmdline_text,
@@ -26,7 +28,8 @@ from perftop.collectors.processes import (
     sort_rows,
     tree_order,
 )
-from perftop.collectors.samples import ProcessRow, ProcessSample
+from perftop.collectors.samples import ProcessRow, ProcessSample, history_name
+from perftop.store import PROCESS_SERIES
 
 FIXTURES = Path(__file__).parent / "fixtures" / "procs"
 CLK = os.sysconf("SC_CLK_TCK")
@@ -230,6 +233,86 @@ def test_io_of_a_process_without_schedstat_is_read_every_tick(procdir: Path) -> 
     clock.now += 1.0
     row = by_pid(c.collect())[1]
     assert row.read_bytes_per_s == 0.0
+
+
+def test_cpu_is_never_more_than_its_threads_can_run(procdir: Path) -> None:
+    clock = Clock()
+    c = ProcessCollector(proc=str(procdir), clock=clock)
+    # One tick more than 0.05 s can hold for a single thread: whole ticks, a short span.
+    ticks = 10 + int(0.05 * CLK) + 1
+    (procdir / "42" / "stat").write_text(stat_line(42, "a) (b", ticks=(ticks, 5), start=5000))
+    clock.now += 0.05
+    assert by_pid(c.collect())[42].cpu_percent == pytest.approx(100.0)
+
+
+def busy(procdir: Path, pid: int, comm: str, ticks: int, start: int, threads: int = 1) -> None:
+    (procdir / str(pid) / "stat").write_text(
+        stat_line(pid, comm, ticks=(ticks, 0), start=start, threads=threads)
+    )
+
+
+def test_the_top_processes_keep_a_history_every_tick_while_they_live(procdir: Path) -> None:
+    clock = Clock()
+    c = ProcessCollector(proc=str(procdir), clock=clock)
+    (procdir / "500").mkdir()
+    shutil.copy(procdir / "42" / "cmdline", procdir / "500" / "cmdline")
+    shutil.copy(procdir / "42" / "status", procdir / "500" / "status")
+    (procdir / "500" / "io").write_text("read_bytes: 0\nwrite_bytes: 0\n")
+    burner = {}
+    for tick in range(1, 6):
+        busy(procdir, 500, "burner", ticks=tick * CLK, start=9000)
+        clock.now += 1.0
+        sample = c.collect()
+        burner = by_pid(sample)[500]
+        series = c.series(sample)
+    name = history_name(burner)
+    assert series[name + ".cpu"] == pytest.approx(100.0)
+    assert series[name + ".rss"] == float(burner.rss)
+    # It goes quiet: its history goes on (no gaps), though it has left the top.
+    clock.now += 1.0
+    assert c.series(c.collect())[name + ".cpu"] == 0.0
+    # It ends: nothing more is written for it; a new process under its pid starts afresh.
+    busy(procdir, 500, "other", ticks=10, start=9500)
+    clock.now += 1.0
+    sample = c.collect()
+    assert not any(k.startswith(name) for k in c.series(sample))
+    assert not any(k.startswith(history_name(by_pid(sample)[500])) for k in c.series(sample))
+
+
+def test_a_followed_process_is_kept_whatever_its_rank_and_the_kept_are_bounded(
+    procdir: Path,
+) -> None:
+    pids = range(600, 600 + HISTORY_KEPT + HISTORY_TOP)
+    for pid in pids:
+        (procdir / str(pid)).mkdir()
+        shutil.copy(procdir / "42" / "cmdline", procdir / str(pid) / "cmdline")
+        shutil.copy(procdir / "42" / "status", procdir / str(pid) / "status")
+        (procdir / str(pid) / "io").write_text("read_bytes: 0\nwrite_bytes: 0\n")
+        busy(procdir, pid, f"p{pid}", ticks=0, start=pid)
+    clock = Clock()
+    c = ProcessCollector(proc=str(procdir), clock=clock)  # sees them all: CPU % next tick
+    c.follow(1)  # idle, never in the top
+    hot_rounds = dict.fromkeys(pids, 0)
+    kept: set[int] = set()
+    groups = [list(pids[HISTORY_TOP * r : HISTORY_TOP * (r + 1)]) for r in range(3)]
+    for group in groups:  # each round, the next ten are the busiest; the rest stay still
+        for pid in group:
+            hot_rounds[pid] += 1
+        for pid in pids:
+            busy(procdir, pid, f"p{pid}", ticks=hot_rounds[pid] * CLK, start=pid)
+        clock.now += 1.0
+        sample = c.collect()
+        series = c.series(sample)
+        names = {history_name(row) + ".cpu": row.pid for row in sample.rows}
+        kept = {names[k] for k in series if k in names}
+        assert len(kept) <= HISTORY_KEPT
+        assert 1 in kept
+    # The followed one, the last two rounds' ten each, and what room is left of the first.
+    assert len(kept) == HISTORY_KEPT
+    assert set(groups[1]) | set(groups[2]) <= kept
+    assert len(kept & set(groups[0])) == HISTORY_KEPT - 1 - 2 * HISTORY_TOP
+    assert PROCESS_SERIES == 2 * HISTORY_KEPT  # the store makes room for them all
+    c.follow(None)
 
 
 def test_pid_reuse_gets_a_fresh_cache_and_cpu_baseline(procdir: Path) -> None:

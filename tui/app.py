@@ -220,16 +220,27 @@ class PerftopApp(App[int]):
         from .detail import ProcessDetailScreen
 
         row = event.row
+        self._follow(row.pid)
         if self.collection is not None and self._detail_collector is not None:
             self.collection.add(self._detail_collector(row.pid, interval=self.settings.delay))
 
         def closed(_: object = None) -> None:
+            self._follow(None)
             if self.collection is not None:
                 self.collection.remove("detail")
             self.store.forget("detail")
             self._redraw()
 
-        self.push_screen(ProcessDetailScreen(row, delay=self.settings.delay), closed)
+        screen = ProcessDetailScreen(row, delay=self.settings.delay)
+        screen.show(self.store)  # what is known already (the table's history) from the start
+        self.push_screen(screen, closed)
+
+    def _follow(self, pid: int | None) -> None:
+        """Keep `pid`'s CPU and RSS history while its detail is open, whatever its rank."""
+        for collector in self.collection.collectors if self.collection is not None else ():
+            follow = getattr(collector, "follow", None)
+            if collector.source == "processes" and follow is not None:
+                follow(pid)
 
     # actions through the gate ------------------------------------------------------------
 

@@ -20,7 +20,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Sparkline, Static
 
-from ..collectors.samples import ProcessDetail, ProcessRow, ThreadRow
+from ..collectors.samples import ProcessDetail, ProcessRow, ThreadRow, history_name
 from ..redact import redact
 from ..store import STARTING, SourceStatus, Store
 from .text import literal
@@ -171,10 +171,12 @@ class ProcessDetailScreen(Screen[None]):
         detail = store.latest("detail", ProcessDetail)
         if detail is not None and detail.pid == self.row.pid:
             self.detail = detail
-        # Keep the last history when the series is gone (the process ended, the store
-        # dropped it); the store hands out fresh tuples, never a list it mutates later.
-        self.cpu_history = store.history(f"detail.{self.row.pid}.cpu") or self.cpu_history
-        self.rss_history = store.history(f"detail.{self.row.pid}.rss") or self.rss_history
+        # The process table's history of this process, kept before the screen opened
+        # (collectors.processes.HISTORY_TOP). Keep the last one when the series is gone
+        # (the process ended, the store dropped it); the store hands out fresh tuples.
+        name = history_name(self.row)
+        self.cpu_history = store.history(name + ".cpu") or self.cpu_history
+        self.rss_history = store.history(name + ".rss") or self.rss_history
         self._redraw()
 
     # drawing ------------------------------------------------------------------------------
@@ -243,7 +245,12 @@ class ProcessDetailScreen(Screen[None]):
         return f"last {fmt_duration(points * self.delay)}" if points > 1 else ""
 
     def _draw_usage(self) -> None:
-        cpu = self.detail.cpu_percent if self.detail is not None else self.row.cpu_percent
+        # The same figure as the table's (and the chart's last point), when there is one.
+        cpu = self.cpu_history[-1] if self.cpu_history else None
+        if cpu is None and self.detail is not None:
+            cpu = self.detail.cpu_percent
+        if cpu is None:
+            cpu = self.row.cpu_percent
         rss = self.detail.rss if self.detail is not None else self.row.rss
         # psutil's AccessDenied leaves 0 in these; say so rather than show a false 0.
         cpu_text = DENIED if is_denied(self.detail, "cpu") else fmt_percent(cpu)

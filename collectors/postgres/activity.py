@@ -85,9 +85,7 @@ class ActivityCollector:
             )
         self._masked = masked
         notices = (activity_notice(info.user),) if not info.can_read_all_stats else ()
-        return ActivitySample(
-            time=now, backends=tuple(backends), notices=notices, own=tuple(own)
-        )
+        return ActivitySample(time=now, backends=tuple(backends), notices=notices, own=tuple(own))
 
     def series(self, sample: object) -> Mapping[str, float]:
         if not isinstance(sample, ActivitySample):
