@@ -212,7 +212,7 @@ async def test_64_cores_fit_in_a_reasonable_height() -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         pane = app.query_one(CpuPane)
-        assert pane.outer_size.height == pane.wanted_height == 3
+        assert pane.outer_size.height == pane.wanted_height == 4  # cells, figures, legend
 
 
 # Statuses and missing fields ----------------------------------------------------------------
@@ -340,7 +340,7 @@ async def test_compact_panes_fit_their_documented_heights_at_80x24() -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         heights = {type(p).__name__: p.outer_size.height for p in app.query(Pane)}
-        assert heights == {"CpuPane": 2, "MemoryPane": 3, "DiskPane": 4, "NetPane": 3}
+        assert heights == {"CpuPane": 3, "MemoryPane": 3, "DiskPane": 4, "NetPane": 3}
         for pane in app.query(Pane):
             assert pane.outer_size.height == pane.wanted_height
         top, io = app.query_one("#top"), app.query_one("#io")

@@ -23,6 +23,9 @@ MIN_BAR_WIDTH = 12
 NOT_AVAILABLE = "n/a"
 _LEVELS = " ▁▂▃▄▅▆▇█"
 
+CPU_PARTS = (("user", "usr"), ("system", "sys"), ("steal", "steal"), ("iowait", "iowait"))
+"""The parts of a core bar, left to right: (`CoreUsage` field and palette name, legend)."""
+
 Palette = Callable[[str], Style]
 T = TypeVar("T")
 
@@ -98,12 +101,7 @@ def draw_cores(cores: Sequence[CoreUsage], width: int, compact: bool, palette: P
                 core = cores[index]
                 if index >= rows:
                     line.append(" ")
-                parts = [
-                    (core.user, palette("user")),
-                    (core.system, palette("system")),
-                    (core.steal, palette("steal")),
-                    (core.iowait, palette("iowait")),
-                ]
+                parts = [(getattr(core, part), palette(part)) for part, _ in CPU_PARTS]
                 text = fmt_percent(core.busy)
                 line.append_text(meter(f"{index:>{digits}}", parts, text, column_width, label))
             lines.append(line)

@@ -36,6 +36,7 @@ from ..collectors.samples import (
 )
 from ..store import STARTING, SourceStatus, Store
 from .meters import (
+    CPU_PARTS,
     NOT_AVAILABLE,
     Column,
     Palette,
@@ -159,7 +160,7 @@ class Pane(Widget):
     Pane > .pane--warning { color: $warning; }
     Pane > .pane--user { color: $success; }
     Pane > .pane--system { color: $error; }
-    Pane > .pane--iowait { color: $foreground-muted; }
+    Pane > .pane--iowait { color: $warning; }
     Pane > .pane--steal { color: $accent; }
     Pane > .pane--buffers { color: $primary; }
     Pane > .pane--cache { color: $warning; }
@@ -263,11 +264,15 @@ class TextLines(LineDrawn):
 class CpuPane(Pane):
     """Per-core bars (user / system / steal / iowait), total history, load, PSI.
 
+    The legend names each part of a bar in its colour: in the border when there is one, on
+    a line of its own when compact (a full bar of unexplained colour reads as a busy CPU).
+
     Height, border included, for N cores at content width W (cores per bar row: 1 up to 4
     cores, 2 up to 32, 4 beyond, falling back to one cell per core below 12 cells a bar):
     normal `2 + core_rows(N, W) + 1 (history) + 2 (figures)`, e.g. 7 rows for 2 cores,
-    9 for 8, 21 for 64; compact (no border, no history) `core_rows(N, W, True) + 1`, e.g.
-    2 rows for 2 cores, 3 for 4, 3 for 64 cores at W=40. A failing source: its message.
+    9 for 8, 21 for 64; compact (no border, no history) `core_rows(N, W, True) + 2`
+    (figures, legend), e.g. 3 rows for 2 cores, 4 for 4, 4 for 64 cores at W=40. A failing
+    source: its message.
     """
 
     DEFAULT_CSS = """
@@ -277,9 +282,6 @@ class CpuPane(Pane):
     CpuPane #cpu-history-label { width: auto; color: $foreground-muted; padding-left: 1; }
     """
     BORDER_TITLE = "CPU"
-    BORDER_SUBTITLE = (
-        "[$success]usr[/] [$error]sys[/] [$accent]steal[/] [$foreground-muted]iowait[/]"
-    )
     source = "cpu"
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
@@ -324,7 +326,8 @@ class CpuPane(Pane):
             ("intr", f"{fmt_count(sample.interrupts_per_s)}/s"),
         ]
         if self.compact:
-            return fields([*first, *second, ("PSI", psi(sample.pressure, False))], label, " ")
+            line = fields([*first, *second, ("PSI", psi(sample.pressure, False))], label, " ")
+            return Text("\n", end="").join([line, self.legend()])
         pressure = sample.pressure
         second.append(
             ("PSI", NOT_AVAILABLE)
@@ -334,8 +337,19 @@ class CpuPane(Pane):
         )  # fmt: skip
         return Text("\n", end="").join([fields(first, label), fields(second, label)])
 
+    def legend(self) -> Text:
+        """Each part's name in the colour its share of a bar is drawn in."""
+        return Text(" ", end="").join(
+            Text(name, style=self.palette(part)) for part, name in CPU_PARTS
+        )
+
     def _figure_lines(self, width: int) -> list[Text]:
         return list(self.figures(width).split("\n"))
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        if self._composed:  # the theme changed: the legend's colours with it
+            self.border_subtitle = self.legend()
 
     def redraw(self) -> None:
         """Push the current sample into the child widgets; each repaints what changed."""
@@ -358,6 +372,7 @@ class CpuPane(Pane):
 
     def on_mount(self) -> None:
         self._composed = True
+        self.border_subtitle = self.legend()
         self.redraw()
 
     @property
@@ -366,7 +381,7 @@ class CpuPane(Pane):
         width = max(1, self.content_size.width or (self.size.width or 80) - 4)
         cores = len(self.sample.cores) if self.sample is not None else 0
         rows = core_rows(cores, width, self.compact)
-        return rows + 1 if self.compact else 2 + rows + 1 + 2
+        return rows + 2 if self.compact else 2 + rows + 1 + 2
 
 
 class MemoryPane(TextPane):
