@@ -33,7 +33,7 @@ from perftop.tui.help import HelpScreen
 from perftop.tui.pickers import SignalPicker, SortPicker
 from perftop.tui.process_table import ProcessTable
 
-from .support import filled_store, process_sample, row, run, settled_count
+from .support import filled_store, fixed_rows, process_sample, row, run, settled_count
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -297,6 +297,27 @@ def test_snapshot_dashboard_140x45(snap_compare: Any, tmp_path: Path) -> None:
     assert snap_compare(_snapshot_app(tmp_path), terminal_size=(140, 45))
 
 
+def _system_view_app(tmp_path: Path) -> PerftopApp:
+    """The fixed machine plus a CPU burner and perftop, both run by the same pyenv Python."""
+    python = "/root/.pyenv/versions/3.11.7/bin/python3"
+    rows = (
+        *fixed_rows(),
+        row(3000, 1011, "root", f"{python} burner.py --seconds 600", cpu=99.5, mem=0.1,
+            rss=12 * 1024 * 1024, state="R", time=610.0),
+        row(3001, 1011, "root", f"{python} -m perftop --pid 3000", cpu=4.5, mem=0.4,
+            rss=60 * 1024 * 1024, time=21.0),
+    )  # fmt: skip
+    return make_app(tmp_path, with_rows(*rows))[0]
+
+
+def test_snapshot_system_view_80x24(snap_compare: Any, tmp_path: Path) -> None:
+    assert snap_compare(_system_view_app(tmp_path), terminal_size=(80, 24))
+
+
+def test_snapshot_system_view_160x45(snap_compare: Any, tmp_path: Path) -> None:
+    assert snap_compare(_system_view_app(tmp_path), terminal_size=(160, 45))
+
+
 def test_snapshot_kill_prompt_80x24(snap_compare: Any, tmp_path: Path) -> None:
     async def ask(pilot: Any) -> None:
         await pilot.press("k")
@@ -386,3 +407,31 @@ async def test_the_detail_opens_with_the_history_the_table_kept(
         assert all(0 <= p <= 100.0 * burning.threads for p in screen.cpu_history)
         label = str(screen.query_one("#detail-cpu-label").render())
         assert label.startswith(f"CPU {kept[-1]:.1f}%") and f"max {max(kept):.1f}%" in label
+
+
+def footer_line(app: PerftopApp) -> str:
+    return app.screen._compositor.render_strips()[-1].text  # noqa: SLF001 - what is on screen
+
+
+@pytest.mark.parametrize("width", [60, 64, 72, 80, 90, 100, 120, 140, 160, 200])
+@run
+async def test_the_footer_keeps_quit_and_help_at_every_width(tmp_path: Path, width: int) -> None:
+    app, _ = make_app(tmp_path)
+    async with app.run_test(size=(width, 24)) as pilot:
+        await pilot.pause()
+        line = footer_line(app)
+        assert "q Quit" in line, line
+        assert "f1 Help" in line, line
+        # Keys that are left out go whole: no description is cut short.
+        shown = [word for word in ("Filter", "Sort", "Tree", "Kill", "Attach", "Stacks")
+                 if word in line]  # fmt: skip
+        assert shown == [w for w in ("Filter", "Sort", "Tree", "Kill", "Attach", "Stacks")
+                         if w in shown]  # fmt: skip
+        for fragment in ("PostgreS ", "Attac ", "Stack ", "Nice ", "palett "):
+            assert fragment not in line + " ", line
+        if width >= 140:
+            assert "f7 Nice-" in line and "^p palette" in line, line
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        await pilot.pause()
+        assert "q Quit" in footer_line(app)

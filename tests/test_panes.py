@@ -366,3 +366,18 @@ def test_snapshot_dashboard_panes_compact_80x24(snap_compare: Any) -> None:
 
 def test_snapshot_dashboard_panes_140x40(snap_compare: Any) -> None:
     assert snap_compare(Host(filled(ncores=8)), terminal_size=(140, 40))
+
+
+@pytest.mark.parametrize("width", [60, 80, 100])
+@run
+async def test_compact_psi_keeps_every_value(width: int) -> None:
+    app = Host(filled(ncores=2), compact=True)
+    async with app.run_test(size=(width, 24)) as pilot:
+        await pilot.pause()
+        memory = text_of(app, app.query_one(MemoryPane))
+        cpu = text_of(app, app.query_one(CpuPane))
+        # Less important figures give way to the pressure line, never half of it.
+        assert "PSI some 0.10% full 0.05%" in memory, memory
+        if width >= 80:  # at 60 columns a CPU pane has room for its load or its PSI
+            assert "PSI 0.52% 1.25%" in cpu, cpu
+        assert "avg 42.5%" in cpu and "load 1.25 0.75 0.50" in cpu, cpu

@@ -324,7 +324,7 @@ async def test_tree_puts_children_under_parents_with_guides() -> None:
                 assert order.index(r.ppid) < order.index(r.pid)
         await pilot.pause()
         text = {line.split()[0]: line for line in screen_lines(table)[1:] if line.strip()}
-        assert "├─ /lib/systemd/systemd-journald" in text["120"]
+        assert "├─ systemd-journald  /lib/systemd/" in text["120"]
         assert "│  ├─ postgres: checkpointer" in text["1401"]
         assert "│           ├─ python3 -m worker --queue=high" in text["1200"]
         assert "└─ [ksoftirqd/0]" in text["5"]
@@ -406,3 +406,57 @@ def test_snapshot_80x24(snap_compare) -> None:  # type: ignore[no-untyped-def]
 
 def test_snapshot_140x40(snap_compare) -> None:  # type: ignore[no-untyped-def]
     assert snap_compare(TableHost(sort="cpu"), terminal_size=(140, 40))
+
+
+# the program first ------------------------------------------------------------------------
+
+PYENV = "/root/.pyenv/versions/3.11.7/bin/python3"
+
+
+@run
+async def test_command_shows_the_program_name_first_highlighted_then_its_arguments() -> None:
+    rows = (
+        row(700, 1, "root", f"{PYENV} burner.py --seconds 60", cpu=99.0),
+        row(701, 1, "root", f"{PYENV} -m perftop --pid 700", cpu=3.0),
+        row(702, 1, "root", "[kworker/0:1-events]", cpu=1.0),
+    )
+    app = TableHost(rows=rows, sort="pid", reverse=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        table = app.query_one(ProcessTable)
+        x = dict((c.key, x) for c, x in table._layout)["command"]  # noqa: SLF001
+        lines = screen_lines(table)
+        burner, perftop, kworker = (line[x:] for line in lines[1:4])
+        # At 80 columns the two Python programs read apart: name and arguments come first.
+        assert burner.startswith("python3 burner.py --seconds 60"), burner
+        assert perftop.startswith("python3 -m perftop --pid 700"), perftop
+        assert kworker.startswith("[kworker/0:1-events]")
+        # The name stands out from its arguments (htop's basename highlighting).
+        strip = table.render_line(2)  # not the cursor's line, which has its own colours
+        styles = {}
+        at = 0
+        for segment in strip:
+            for offset in range(len(segment.text)):
+                styles[at + offset] = segment.style
+            at += len(segment.text)
+        name_style, argument_style = styles[x], styles[x + len("python3 ")]
+        assert name_style.color != argument_style.color, (name_style, argument_style)
+        assert name_style.bold and not argument_style.bold
+    app = TableHost(rows=rows, sort="pid", reverse=False)
+    async with app.run_test(size=(160, 24)) as pilot:
+        await pilot.pause()
+        table = app.query_one(ProcessTable)
+        # With room to spare, where the program lives follows.
+        assert "python3 burner.py --seconds 60" in screen_lines(table)[1]
+        assert "/root/.pyenv/versions/3.11.7/bin/" in screen_lines(table)[1]
+
+
+@run
+async def test_the_program_first_keeps_passwords_masked_and_filter_still_finds_the_path() -> None:
+    app = TableHost(sort="pid", reverse=False)
+    async with app.run_test(size=(140, 40)) as pilot:
+        table = app.query_one(ProcessTable)
+        table.set_filter("/opt/agent/bin")
+        await pilot.pause()
+        line = table.render_line(1).text
+        assert "agent --password=****" in line and "s3cret" not in line

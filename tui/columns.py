@@ -136,6 +136,28 @@ CELLS: dict[str, Callable[[ProcessRow], str]] = {
 """The text of every column but COMMAND (which has its guides and styles)."""
 
 
+def program_first(command: str) -> tuple[str, str, str]:
+    """(program, arguments, directory) of a command line, so the program's name can lead.
+
+    A full path hides what runs (`/root/.pyenv/versions/3.11.7/bin/python3 burner.py` and
+    `… -m perftop` both cut to the same prefix), so the table shows the name, then the
+    arguments (starting with their space), then where the program lives if there is room:
+
+    >>> program_first("/usr/bin/python3 -m http.server")
+    ('python3', ' -m http.server', '/usr/bin/')
+    >>> program_first("postgres: checkpointer")
+    ('postgres:', ' checkpointer', '')
+
+    Only a first word that is a path (`/…`, `./…`, `../…`, `~/…`) is split; any other
+    slash is part of a name or a title a process gave itself.
+    """
+    head, space, arguments = command.partition(" ")
+    directory, slash, name = head.rpartition("/")
+    if not name or not head.startswith(("/", "./", "../", "~/")):
+        return head, space + arguments, ""
+    return name, space + arguments, directory + slash
+
+
 def cell_class(key: str, row: ProcessRow) -> str:
     """The component class that colours a cell, or "" for the plain style."""
     if key == "cpu":

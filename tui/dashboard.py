@@ -15,13 +15,14 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from ..collectors.samples import ProcessSample
 from ..config import Settings
 from ..store import Store
 from .columns import ASCENDING_KEYS
 from .filter_bar import FilterBar, shown
+from .footer import KeyFooter
 from .panes import CpuPane, DiskPane, MemoryPane, NetPane, Pane
 from .pickers import SortPicker
 from .process_table import ProcessTable
@@ -65,7 +66,7 @@ class Dashboard(Screen[None]):
         )
         yield FilterBar("pid, user or command", input_id="filter")
         yield TooSmall(id="too-small")
-        yield Footer()
+        yield KeyFooter()
 
     @property
     def table(self) -> ProcessTable:

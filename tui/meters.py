@@ -131,6 +131,26 @@ def fields(pairs: Sequence[tuple[str, str]], label_style: Style, gap: str = "  "
     return line
 
 
+def fields_within(
+    pairs: Sequence[tuple[str, str]],
+    label_style: Style,
+    width: int,
+    drop: Sequence[int],
+    gap: str = " ",
+) -> Text:
+    """`fields` in at most `width` cells: whole pairs go, in the order `drop` gives their
+    indexes, until the line fits (a pair cut in half would show a wrong figure); a pair not
+    in `drop` stays even if the line is then too long. `width` 0: no limit."""
+    shown = list(range(len(pairs)))
+    line = fields(pairs, label_style, gap)
+    for index in drop:
+        if not width or line.cell_len <= width:
+            break
+        shown.remove(index)
+        line = fields([pairs[i] for i in shown], label_style, gap)
+    return line
+
+
 def psi(pressure: Pressure | None, full: bool) -> str:
     """PSI avg10 as "some 0.50% full 0.10%" (or some avg10 avg60), n/a when absent."""
     if pressure is None:

@@ -43,6 +43,7 @@ from .meters import (
     core_rows,
     draw_cores,
     fields,
+    fields_within,
     meter,
     psi,
     table,
@@ -326,8 +327,17 @@ class CpuPane(Pane):
             ("intr", f"{fmt_count(sample.interrupts_per_s)}/s"),
         ]
         if self.compact:
-            line = fields([*first, *second, ("PSI", psi(sample.pressure, False))], label, " ")
-            return Text("\n", end="").join([line, self.legend()])
+            # Two lines: the figures, least important first to go (intr, ctx), then the
+            # legend. PSI goes on the legend's line, or the figures' if only there it fits.
+            psi_pair = ("PSI", psi(sample.pressure, False))
+            legend = self.legend()
+            tail = fields([psi_pair], label)
+            if not width or legend.cell_len + 2 + tail.cell_len <= width:
+                legend.append("  ").append_text(tail)
+                line = fields_within([*first, *second], label, width, (3, 2))
+            else:  # indexes: avg, load, PSI, ctx, intr
+                line = fields_within([*first, psi_pair, *second], label, width, (4, 3, 2))
+            return Text("\n", end="").join([line, legend])
         pressure = sample.pressure
         second.append(
             ("PSI", NOT_AVAILABLE)
@@ -437,7 +447,8 @@ class MemoryPane(TextPane):
         ]
         pressure = ("PSI", psi(sample.pressure, True))
         if self.compact:
-            return [mem, swap, fields([*figures, pressure], label, " ")]
+            # One line: the faults give way first, then what is available; PSI stays whole.
+            return [mem, swap, fields_within([*figures, pressure], label, width, (1, 0))]
         return [mem, swap, fields(figures, label), fields([pressure], label)]
 
 

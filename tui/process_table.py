@@ -34,8 +34,12 @@ from .columns import (
     cell_class,
     layout,
     matches,
+    program_first,
 )
 from .text import literal, neutralise
+
+WHERE_WIDTH = 60
+"""COMMAND cells from which a program's directory follows its arguments."""
 
 
 class _TableMessage(Message):
@@ -64,6 +68,7 @@ class ProcessTable(ScrollView, can_focus=True):
         "process-table--cpu-high",
         "process-table--cpu-hot",
         "process-table--kernel",
+        "process-table--basename",
         "process-table--tree",
         "process-table--empty",
     }
@@ -99,6 +104,7 @@ class ProcessTable(ScrollView, can_focus=True):
         & > .process-table--cpu-high { color: $warning; }
         & > .process-table--cpu-hot { color: $error; text-style: bold; }
         & > .process-table--kernel { color: $foreground-muted; }
+        & > .process-table--basename { color: $accent; text-style: bold; }
         & > .process-table--tree { color: $foreground-muted; }
         & > .process-table--empty { color: $foreground-muted; text-style: italic; }
     }
@@ -542,9 +548,27 @@ class ProcessTable(ScrollView, can_focus=True):
         # Kernel threads have no memory and no argv (the collector shows them as [comm]);
         # not `ppid == 2`, which inside a container is an ordinary process.
         kernel = row.rss == 0 and row.cmdline == f"[{row.name}]"
-        command = set_cell_size(neutralise(redact(row.cmdline)), width - cell_len(guide))
-        cmd_style = self._over("process-table--kernel" if kernel else "", cursor)
-        segments = [Segment(command, cmd_style)]
+        room = width - cell_len(guide)
+        command = neutralise(redact(row.cmdline))
+        if kernel:
+            segments = [
+                Segment(set_cell_size(command, room), self._over("process-table--kernel", cursor))
+            ]
+        else:
+            # The program's name first, highlighted, then its arguments; where it lives
+            # follows in a wide COMMAND column, if all of it fits (see `program_first`).
+            name, arguments, directory = program_first(command)
+            name = set_cell_size(name, min(cell_len(name), room))
+            arguments = set_cell_size(arguments, min(cell_len(arguments), room - cell_len(name)))
+            rest = room - cell_len(name) - cell_len(arguments)
+            wide = width >= WHERE_WIDTH and cell_len(directory) + 2 <= rest
+            where = f"  {directory}" if directory and wide else ""
+            segments = [
+                Segment(name, self._over("process-table--basename", cursor)),
+                Segment(arguments, self._over("", cursor)),
+                Segment(where, self._over("process-table--tree", cursor)),
+                Segment(" " * (rest - cell_len(where)), self._over("", cursor)),
+            ]
         if guide:
             segments.insert(0, Segment(guide, self._over("process-table--tree", cursor)))
         return segments

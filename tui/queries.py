@@ -20,7 +20,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from ..collectors.postgres.samples import (
     ActivitySample,
@@ -32,6 +32,7 @@ from ..collectors.postgres.samples import (
 )
 from ..store import SourceStatus, Store
 from .filter_bar import FilterBar, shown
+from .footer import KeyFooter
 from .line_table import LineTable
 from .pg_tables import (
     STATEMENT_LABELS,
@@ -188,7 +189,7 @@ class QueriesScreen(Screen[None]):
         yield Static(id="pg-activity-status", classes="pg-status")
         yield ActivityTable(id="pg-activity")
         yield FilterBar("query text, database, user, pid", input_id="pg-filter")
-        yield Footer()
+        yield KeyFooter()
 
     @property
     def statements(self) -> StatementsTable:

@@ -41,7 +41,7 @@ from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
-from textual.widgets import Footer, Input, Static, Tree
+from textual.widgets import Input, Static, Tree
 from textual.widgets.tree import TreeNode
 
 from ..collectors.stacks.model import Mode, Stack, StackSample
@@ -58,6 +58,7 @@ from ..redact import redact
 from ..store import STARTING, SourceStatus, Store
 from .export_dialog import ExportDialog, ExportFormat
 from .filter_bar import FilterBar, shown
+from .footer import KeyFooter
 from .icicle import Icicle, Path
 from .pickers import _PICKER_CSS, _Picker
 from .text import literal, neutralise
@@ -603,7 +604,7 @@ class StacksScreen(Screen[None]):
             yield Icicle(id="icicle")
             yield Static("", id="icicle-info")
         yield FilterBar("function name", input_id="stacks-filter")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self._composed = True

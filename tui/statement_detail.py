@@ -20,11 +20,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Sparkline, Static
+from textual.widgets import Sparkline, Static
 
 from ..collectors.postgres.plan_safety import Assessment
 from ..collectors.postgres.samples import StatementRate, StatementsSample
 from ..store import SourceStatus, Store
+from .footer import KeyFooter
 from .pg_tables import HIDDEN_QUERY, NOT_FETCHED, WINDOWS, figure, status_text
 from .queries import STATEMENTS_SOURCE
 from .query_text import QueryTextScreen, full_text
@@ -136,7 +137,7 @@ class StatementDetailScreen(Screen[None]):
                         yield Sparkline((), id=f"chart-{_id(name)}")
             yield Static(id="stmt-runners", classes="stmt-box")
             yield Static(id="stmt-plan", classes="stmt-box")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#stmt-text").border_title = "Statement"
