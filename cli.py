@@ -43,7 +43,7 @@ from .actions.audit import (
 )
 from .actions.gate import Action, Gate, lockdown
 from .collectors.postgres.locate import requested
-from .config import ConfigError, Settings, apply, check_delay, config_dir, load
+from .config import SAMPLERS, ConfigError, Settings, apply, check_delay, config_dir, load
 from .startup import Startup, loading
 
 EXIT_OK = 0
@@ -164,6 +164,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--rate", type=_rate, default=100, metavar="HZ", help="py-spy samples per second"
     )
+    parser.add_argument(
+        "--sampler",
+        choices=SAMPLERS,
+        help="what samples an attached process: austin (one attach, streams), py-spy (one "
+        "attach a window), auto (default: austin where it can)",
+    )
     parser.add_argument("--version", action="version", version=f"perftop {__version__}")
 
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -261,6 +267,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
     dsn = getattr(args, "snapshot_dsn", None) or args.dsn
     if dsn is not None:
         flags["dsn"] = dsn
+    if args.sampler is not None:
+        flags["sampler"] = args.sampler
     return apply(settings, flags, "command line")
 
 
@@ -300,6 +308,7 @@ def _snapshot(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             pid=args.pid,
             gate=_headless_gate(settings, approve="attach" in args.approve),
             rate=args.snapshot_rate or args.rate,
+            sampler=settings.sampler,
             postgres=postgres,
             dsn=settings.dsn,
         )

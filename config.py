@@ -66,6 +66,12 @@ class Settings:
     """Set when NO_COLOR is in the environment: the ANSI theme, no colour of our own."""
     dsn: str | None = None
     """PostgreSQL to watch (`--dsn`); None: the PG* environment or a local socket, if any."""
+    sampler: str = "auto"
+    """What samples an attached process (`--sampler`): austin (one attach, streaming),
+    py-spy (one attach per window), or auto: austin where it can, else py-spy."""
+
+
+SAMPLERS = ("auto", "austin", "py-spy")
 
 
 def check_delay(value: float) -> float:
@@ -102,11 +108,13 @@ def apply(settings: Settings, data: dict[str, object], origin: str) -> Settings:
                 changes["delay"] = check_delay(float(value))
             except ConfigError as exc:
                 raise ConfigError(f"{origin}: {exc}") from None
-        elif key in ("theme", "sort", "dsn"):
+        elif key in ("theme", "sort", "dsn", "sampler"):
             if not isinstance(value, str):
                 raise ConfigError(f"{origin}: {key} must be a string")
             if key == "sort" and value not in SORT_KEYS:
                 raise ConfigError(f"{origin}: sort must be one of {', '.join(SORT_KEYS)}")
+            if key == "sampler" and value not in SAMPLERS:
+                raise ConfigError(f"{origin}: sampler must be one of {', '.join(SAMPLERS)}")
             changes[key] = value
         elif key in ("read_only", "tree"):
             if not isinstance(value, bool):

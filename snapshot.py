@@ -196,6 +196,7 @@ class Extras:
     pid: int | None = None
     gate: Gate | None = None  # asks nobody: its asker is the --approve flag
     rate: int = 100
+    sampler: str = "auto"  # Settings.sampler
     postgres: bool = False
     dsn: str | None = None
 
@@ -206,7 +207,9 @@ async def _extras(seconds: float, extras: Extras) -> dict[str, object]:
         from .sessions.stacks import stacks_section
 
         assert extras.gate is not None, "attaching needs the gate"
-        parts["stacks"] = stacks_section(extras.pid, seconds, extras.rate, gate=extras.gate)
+        parts["stacks"] = stacks_section(
+            extras.pid, seconds, extras.rate, gate=extras.gate, engine=extras.sampler
+        )
     if extras.postgres:
         from .sessions.postgres import postgres_section
 

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ..collectors.base import CollectorError
+from ..collectors.stacks import austin
 from ..collectors.stacks.pyspy import (
     AttachPermit,
     PySpyOptions,
@@ -48,6 +49,10 @@ class AttachPySpy:
     native: bool = False
     subprocesses: bool = False
     pyspy: str | None = None  # py-spy's path; None finds it (beside Python, then PATH)
+    # "austin" streams from one attach (collectors/stacks/austin.py); "py-spy" attaches once
+    # a window. "auto": austin where it is installed and can take the options.
+    engine: str = "auto"
+    austin: str | None = None  # austin's path; None finds it like py-spy's
     _permits: list[AttachPermit] = field(default_factory=list, compare=False, repr=False)
 
     @property
@@ -61,6 +66,25 @@ class AttachPySpy:
             subprocesses=self.subprocesses,
         )
 
+    def __post_init__(self) -> None:
+        if self.engine not in ("auto", "austin", "py-spy"):
+            raise ValueError(f"unknown sampler {self.engine!r}: auto, austin or py-spy")
+        if self.engine == "auto":  # decided once: the prompt names what will run
+            chosen = "py-spy"
+            if austin.streams(self.options):
+                try:
+                    austin.find_austin(self.austin)
+                    chosen = "austin"
+                except CollectorError:
+                    pass
+            object.__setattr__(self, "engine", chosen)
+
+    @property
+    def sampler_name(self) -> str:
+        """What reads the process: "austin" or "py-spy" (austin cannot block, read native
+        frames or keep the GIL holder's samples only)."""
+        return "austin" if self.engine == "austin" and austin.streams(self.options) else "py-spy"
+
     @property
     def kind(self) -> str:
         return "attach-py-spy"
@@ -71,14 +95,24 @@ class AttachPySpy:
 
     @property
     def title(self) -> str:
-        return "Attach py-spy (blocking)" if self.blocking else "Attach py-spy"
+        if self.blocking:
+            return "Attach py-spy (blocking)"
+        return f"Attach {self.sampler_name}"
 
     def describe(self) -> str:
         what = (
             f"Sample the Python stacks of {self.process.label()} {self.rate} times a second "
-            "with py-spy, which reads the process's memory from outside through ptrace."
+            f"with {self.sampler_name}, which reads the process's memory from outside "
+            "through ptrace."
         )
-        if self.blocking:
+        if self.sampler_name == "austin":
+            what += (
+                " It attaches once and never pauses the process; if sampling only the thread "
+                "holding the GIL is chosen later, py-spy does that part, nonblocking too."
+            )
+        if self.sampler_name == "austin":
+            how = ""
+        elif self.blocking:
             how = (
                 " Blocking mode pauses the process briefly on every sample to read exact "
                 f"stacks; it slows the process down ({BLOCKING_SLOWDOWN} measured at 100 Hz "
@@ -97,6 +131,7 @@ class AttachPySpy:
             "pid": self.process.pid,
             "process_user": self.process.user,
             "options": list(self.options.names()),
+            "sampler": self.sampler_name,
         }
 
     def perform(self, approval: Approval) -> str:
@@ -104,9 +139,11 @@ class AttachPySpy:
         self.process.check_same()
         # A quick nonblocking dump says now, in the gate's outcome, what would otherwise be
         # the sampler's first failure: not Python, permission denied, py-spy missing.
-        exe = find_pyspy(self.pyspy)
         try:
-            check_attach(exe, self.process.pid)
+            if self.sampler_name == "austin":
+                austin.check_attach(austin.find_austin(self.austin), self.process.pid)
+            else:
+                check_attach(find_pyspy(self.pyspy), self.process.pid)
         except TargetEnded as exc:
             raise CollectorError(
                 f"process {self.process.pid} has exited: nothing was done"
@@ -115,13 +152,17 @@ class AttachPySpy:
             continue_if_stopped(permit)
         self._permits.append(permit)
         mode = "blocking" if self.blocking else "nonblocking"
-        return f"py-spy attached to {self.process.pid} ({self.rate} Hz, {mode})"
+        return f"{self.sampler_name} attached to {self.process.pid} ({self.rate} Hz, {mode})"
 
     def sampler(self, window: float = 1.0, keep: float = 300.0) -> PySpySampler:
         """The collector this approval allows (once); raises if it was not approved."""
         if not self._permits:
             raise ActionRefused("py-spy was not approved for this process")
         permit = self._permits.pop()
+        if self.sampler_name == "austin":
+            return austin.AustinSampler(
+                permit, window=window, keep=keep, austin=self.austin, pyspy=self.pyspy
+            )
         return PySpySampler(permit, window=window, keep=keep, pyspy=self.pyspy)
 
 

@@ -79,8 +79,10 @@ async def stacks_section(
     gate: Gate,
     window: float = 1.0,
     pyspy: str | None = None,
+    engine: str = "auto",
 ) -> dict[str, object]:
-    """Attach (through `gate`), sample `seconds` of windows, detach; the section."""
+    """Attach (through `gate`), sample `seconds` of windows, detach; the section.
+    `engine`: what samples ("auto": austin where it can, else py-spy; see AttachPySpy)."""
     try:
         target = ProcessTarget.from_pid(pid)
     except ProcessLookupError:
@@ -88,7 +90,7 @@ async def stacks_section(
     why = why_not_python(pid)
     if why is not None:  # nothing to approve: the attach could only fail
         return {"pid": pid, "error": why}
-    attach = AttachPySpy(target, rate=rate, pyspy=pyspy)
+    attach = AttachPySpy(target, rate=rate, pyspy=pyspy, engine=engine)
     outcome = await gate.request(attach)
     if not outcome.ok:
         return {"pid": pid, "error": outcome.error or "attaching py-spy was declined"}

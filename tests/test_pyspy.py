@@ -50,7 +50,7 @@ def gate(tmp: Path, answer: bool = True) -> Gate:
 
 
 async def attached(tmp: Path, pid: int, **options: object) -> PySpySampler:
-    action = AttachPySpy(target(pid), **options)  # type: ignore[arg-type]
+    action = AttachPySpy(target(pid), engine="py-spy", **options)  # type: ignore[arg-type]
     outcome = await gate(tmp).request(action)
     assert outcome.ok, outcome.error
     return action.sampler(window=0.5)
@@ -165,7 +165,7 @@ async def test_a_target_that_exits_keeps_its_windows_and_is_ended(tmp_path: Path
 
 @run
 async def test_a_non_python_target_gets_its_message(not_python, tmp_path: Path) -> None:
-    action = AttachPySpy(target(not_python.pid))
+    action = AttachPySpy(target(not_python.pid), engine="py-spy")
     outcome = await gate(tmp_path).request(action)
     assert outcome.error is not None and "is not a Python process" in outcome.error
     with pytest.raises(ActionRefused):
@@ -174,7 +174,9 @@ async def test_a_non_python_target_gets_its_message(not_python, tmp_path: Path) 
 
 @run
 async def test_pyspy_missing_says_how_to_install(burner, tmp_path: Path) -> None:
-    outcome = await gate(tmp_path).request(AttachPySpy(target(burner.pid), pyspy="/nope/py-spy"))
+    outcome = await gate(tmp_path).request(
+        AttachPySpy(target(burner.pid), pyspy="/nope/py-spy", engine="py-spy")
+    )
     assert outcome.error is not None and "pip install py-spy" in outcome.error
     sampler = await attached(tmp_path, burner.pid)
     sampler.pyspy = str(tmp_path / "missing")
@@ -227,7 +229,7 @@ async def test_the_sampler_resumes_a_target_left_stopped(burner, tmp_path: Path)
 
 @run
 async def test_denial_runs_nothing(burner, tmp_path: Path) -> None:
-    action = AttachPySpy(target(burner.pid))
+    action = AttachPySpy(target(burner.pid), engine="py-spy")
     outcome = await gate(tmp_path, answer=False).request(action)
     assert outcome.decision.value == "declined"
     assert pyspy_children() == []
@@ -248,7 +250,7 @@ def test_no_sampler_without_a_permit_from_the_gate(burner) -> None:
 
 @run
 async def test_a_permit_makes_one_sampler_and_detach_is_audited(burner, tmp_path: Path) -> None:
-    action = AttachPySpy(target(burner.pid))
+    action = AttachPySpy(target(burner.pid), engine="py-spy")
     g = gate(tmp_path)
     assert (await g.request(action)).ok
     sampler = action.sampler()

@@ -16,6 +16,7 @@ thing: http.server under load, `perftop snapshot` on it, several times.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shlex
@@ -85,7 +86,7 @@ async def test_a_failed_attach_check_is_retried_and_the_attach_goes_on(
 ) -> None:
     wrapper = flaky_pyspy(tmp_path, {1})  # the first call is the attach check's dump
     section = await stacks_section(
-        burner.pid, 2.0, gate=gate(tmp_path), window=0.5, pyspy=str(wrapper)
+        burner.pid, 2.0, gate=gate(tmp_path), window=0.5, pyspy=str(wrapper), engine="py-spy"
     )
     assert section["error"] is None, section["error"]
     assert calls(tmp_path)[:2] == ["dump", "dump"]
@@ -99,7 +100,7 @@ async def test_a_failed_window_is_retried_at_once(
 ) -> None:
     wrapper = flaky_pyspy(tmp_path, {3})  # dump, record, then the second window's record
     section = await stacks_section(
-        burner.pid, 2.0, gate=gate(tmp_path), window=0.5, pyspy=str(wrapper)
+        burner.pid, 2.0, gate=gate(tmp_path), window=0.5, pyspy=str(wrapper), engine="py-spy"
     )
     assert section["error"] is None, section["error"]
     assert calls(tmp_path)[:4] == ["dump", "record", "record", "record"]
@@ -114,7 +115,7 @@ async def test_a_window_that_stays_failed_is_lost_and_shown(
     # Every attempt of the second window fails (the attach check is call 1, window 1 call 2).
     wrapper = flaky_pyspy(tmp_path, set(range(3, 3 + ATTEMPTS)))
     section = await stacks_section(
-        burner.pid, 3.0, gate=gate(tmp_path), window=0.5, pyspy=str(wrapper)
+        burner.pid, 3.0, gate=gate(tmp_path), window=0.5, pyspy=str(wrapper), engine="py-spy"
     )
     assert section["error"] is None, section["error"]
     assert section["windows_tried"] == 6 and section["windows_lost"] == 1
@@ -130,7 +131,7 @@ async def test_no_window_at_all_fails_with_the_count(
     wrapper = flaky_pyspy(tmp_path, "record")
     started = time.monotonic()
     section = await stacks_section(
-        burner.pid, 2.0, gate=gate(tmp_path), window=0.5, pyspy=str(wrapper)
+        burner.pid, 2.0, gate=gate(tmp_path), window=0.5, pyspy=str(wrapper), engine="py-spy"
     )
     assert section["error"] == ("py-spy failed: Failed to get stack traces (all 4 windows lost)")
     assert time.monotonic() - started > 1.5  # each lost window still took its second
@@ -146,7 +147,7 @@ async def test_in_the_app_a_sampler_that_never_got_a_window_is_failing(
 
     wrapper = flaky_pyspy(tmp_path, "record")
     process = ProcessTarget(burner.pid, read_start_time(burner.pid), "python", "burn", "me")
-    action = AttachPySpy(process, pyspy=str(wrapper))
+    action = AttachPySpy(process, pyspy=str(wrapper), engine="py-spy")
     assert (await gate(tmp_path).request(action)).ok
     sampler = action.sampler(window=0.3)
     store = Store()
@@ -171,7 +172,7 @@ async def test_a_process_that_is_not_python_is_not_retried(
 ) -> None:
     wrapper = flaky_pyspy(tmp_path, set())
     section = await stacks_section(
-        not_python.pid, 2.0, gate=gate(tmp_path), window=0.5, pyspy=str(wrapper)
+        not_python.pid, 2.0, gate=gate(tmp_path), window=0.5, pyspy=str(wrapper), engine="py-spy"
     )
     assert "is not a Python process" in str(section["error"])
     assert calls(tmp_path) == []  # /proc answered first: py-spy never ran
@@ -186,7 +187,7 @@ async def test_the_now_view_retries_a_failed_read(
 
     wrapper = flaky_pyspy(tmp_path, {2})  # the attach check, then the failed "now" dump
     process = ProcessTarget(burner.pid, read_start_time(burner.pid), "python", "burn", "me")
-    action = AttachPySpy(process, pyspy=str(wrapper))
+    action = AttachPySpy(process, pyspy=str(wrapper), engine="py-spy")
     assert (await gate(tmp_path).request(action)).ok
     sampler = action.sampler(window=0.3)
     try:
@@ -339,7 +340,9 @@ async def test_thread_names_are_those_of_the_windows_kept(
     from perftop.actions.stacks import AttachPySpy
 
     pid = thread_churn.pid
-    action = AttachPySpy(ProcessTarget(pid, read_start_time(pid), "python", "churn", "me"))
+    action = AttachPySpy(
+        ProcessTarget(pid, read_start_time(pid), "python", "churn", "me"), engine="py-spy"
+    )
     assert (await gate(tmp_path).request(action)).ok
     sampler = action.sampler(window=0.5, keep=1.0)  # two windows kept
     store = Store()
@@ -372,6 +375,7 @@ async def test_in_the_app_a_lost_window_shows_in_the_stacks_header(
     from .test_app_stacks import make_app
 
     app, _ = make_app(tmp_path, burner)
+    app.settings = dataclasses.replace(app.settings, sampler="py-spy")
     async with app.run_test(size=(140, 40)) as pilot:
         await pilot.pause()
         await pilot.press("a")

@@ -54,7 +54,9 @@ class StackSession:
             self.app.notify(f"py-spy not attached: {why}", severity="error", markup=False)
             return False
         options = options or PySpyOptions(rate=self.rate)
-        action = AttachPySpy(target, **dataclasses.asdict(options))
+        action = AttachPySpy(
+            target, **dataclasses.asdict(options), engine=self.app.settings.sampler
+        )
         outcome = await self.app.gate.request(action)
         if not outcome.ok:
             self.app.notify(
@@ -65,7 +67,9 @@ class StackSession:
             return False
         await self._stop_sampling()
         self.sampler = action.sampler()
-        self.mode = "py-spy-blocking" if options.blocking else "py-spy"
+        self.mode = getattr(self.sampler, "mode", None) or (
+            "py-spy-blocking" if options.blocking else "py-spy"
+        )
         self._resumed_seen = 0
         self._add(self.sampler)
         self.show()
@@ -123,7 +127,7 @@ class StackSession:
             return
         sampler.set_options(options)
         if not options.blocking:
-            self.mode = "py-spy"
+            self.mode = getattr(sampler, "mode", "py-spy")
 
     async def dump(self) -> None:
         """Every thread's stack now, over the Stacks screen that asked for it. The dump

@@ -75,9 +75,12 @@ SPANS: tuple[float, ...] = (10.0, 60.0, 300.0)
 MODE_NAMES: dict[str, str] = {
     "py-spy": "py-spy nonblocking",
     "py-spy-blocking": "py-spy blocking (pauses the target on every sample)",
+    "austin": "austin (one attach, never pauses the target)",
     "pyinstrument": "pyinstrument",
     "file": "saved profile",
 }
+ATTACHED = frozenset(("py-spy", "py-spy-blocking", "austin"))
+"""The modes of a sampler attached to a live process (options, the now view)."""
 ENDED = "process ended — last data kept"
 WAITING = "waiting for the first samples…"
 
@@ -733,7 +736,7 @@ class StacksScreen(Screen[None]):
 
     def _toggles(self) -> list[tuple[str, bool]]:
         toggles = [("idle threads", self.idle)]
-        if self.shown_mode.startswith("py-spy"):
+        if self.shown_mode in ATTACHED:
             toggles += [
                 ("native", self.native),
                 ("GIL only", self.gil),
@@ -745,7 +748,7 @@ class StacksScreen(Screen[None]):
     # keys --------------------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        py_spy = self.shown_mode.startswith("py-spy")
+        py_spy = self.shown_mode in ATTACHED
         if action == "option" and parameters and parameters[0] != "idle":
             return py_spy  # pyinstrument and saved files have no such sampler options
         if action == "dump":

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-Mode = Literal["py-spy", "py-spy-blocking", "pyinstrument", "file"]
+Mode = Literal["py-spy", "py-spy-blocking", "austin", "pyinstrument", "file"]
 
 
 @dataclass(frozen=True, slots=True, order=True)
