@@ -4,6 +4,7 @@ cost and pixels. Nothing here talks to PostgreSQL: the collectors' tests do."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -344,7 +345,7 @@ async def test_blocking_tree_view_roots_first_with_guides() -> None:
         assert "   └─ DELETE FROM stock" in lines[3]
         await pilot.press("b")
         await pilot.pause()
-        # Flat: longest running query first; the idle blocker sorts by its (blank) query time.
+        # Flat: running queries first, longest on top; the idle blocker after them.
         assert pids(table)[:2] == [301, 302]
 
 
@@ -724,3 +725,145 @@ def test_snapshot_statement_detail_100x30(snap_compare: Any) -> None:
                          " this server is 15.18")  # fmt: skip
 
     assert snap_compare(Host(detail_store(), screen), terminal_size=(100, 30), run_before=plan)
+
+
+# layout: columns take the width there is ---------------------------------------------------------
+
+PGBENCH_BALANCE = "UPDATE pgbench_accounts SET abalance = abalance + $1 WHERE aid = $2"
+PGBENCH_FILLER = "UPDATE pgbench_accounts SET filler = $1 WHERE aid = $2"
+
+
+def layout_store() -> Store:
+    """The fixed data plus two statements alike for 28 characters and the workers whose
+    names and waits are long (what pgbench and a stock server show)."""
+    store = pg_store()
+    rates = (
+        *fixed_statements(),
+        statement(201, PGBENCH_BALANCE, user="bench", userid=13, database="pgbench",
+                  dbid=7, calls=900, ms=1800.0, mean_overall=2.0, rows=900.0),
+        statement(202, PGBENCH_FILLER, user="bench", userid=13, database="pgbench",
+                  dbid=7, calls=300, ms=1700.0, mean_overall=5.5, rows=300.0),
+    )  # fmt: skip
+    total = sum(r.total_ms for r in rates)
+    rates = tuple(dataclasses.replace(r, share=100.0 * r.total_ms / total) for r in rates)
+    store.put("pg.statements", statements_sample(rates))
+    backends = (
+        *fixed_backends(),
+        backend(310, "active", PGBENCH_BALANCE, user="bench", database="pgbench",
+                query_seconds=0.02, xact_seconds=0.03, state_seconds=0.02),
+        backend(311, "active", PGBENCH_FILLER, user="bench", database="pgbench",
+                query_seconds=0.01, xact_seconds=0.01, state_seconds=0.01),
+        backend(402, "", "", user="", database="", client="", application="",
+                backend_type="checkpointer", query_seconds=None, xact_seconds=None,
+                state_seconds=None, wait=("Activity", "CheckpointerMain")),
+        backend(403, "", "", user="", database="", client="", application="",
+                backend_type="background writer", query_seconds=None, xact_seconds=None,
+                state_seconds=None, wait=("Activity", "BgWriterHibernate")),
+    )  # fmt: skip
+    store.put("pg.activity", activity_sample(backends))
+    return store
+
+
+def header_of(table: LineTable[Any]) -> list[str]:
+    return table.render_line(0).text.replace("▼", " ").replace("▲", " ").split()
+
+
+def line_of(table: LineTable[Any], pid: int) -> str:
+    return table_lines(table)[1 + pids(table).index(pid) - table.scroll_offset.y]  # type: ignore[arg-type]
+
+
+def cell_texts(table: LineTable[Any], key: str) -> list[str]:
+    """What the screen shows of column `key` in each data row on screen."""
+    spans = {column.key: (x, column.width) for column, x in table._layout}  # noqa: SLF001
+    x, width = spans[key]
+    lines = table_lines(table)[1:]
+    rows = table.rows_shown[table.scroll_offset.y :][: len(lines)]
+    return [
+        line[x : x + width].strip()
+        for line, row in zip(lines, rows, strict=False)
+        if not isinstance(row, str)
+    ]
+
+
+@run
+async def test_at_80_columns_durations_xact_and_user_stay_and_statements_read_apart() -> None:
+    app = Host(layout_store())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        screen = queries(app)
+        activity = screen.activity_table
+        header = header_of(activity)
+        for label in ("PID", "USER", "STATE", "TIME", "XACT", "WAIT"):
+            assert label in header, header
+        # The root blocker (idle in transaction for 90 s) shows how long, in both columns.
+        activity.move_cursor(pids(activity).index(300))
+        await pilot.pause()
+        root = line_of(activity, 300)
+        assert "1m30s" in root and "1m36s" in root, root
+        statements = screen.statements
+        assert "USER" in header_of(statements) and "mean" in header_of(statements)
+        shown_queries = cell_texts(statements, "query")
+        balance = [q for q in shown_queries if "abalance" in q]
+        filler = [q for q in shown_queries if "filler" in q]
+        assert len(balance) == 1 and len(filler) == 1, shown_queries
+        assert all(q.startswith("UPDATE") for q in balance + filler)
+        texts = cell_texts(activity, "query")
+        assert any("abalance" in t for t in texts) and any("filler" in t for t in texts), texts
+
+
+@run
+async def test_at_160_columns_no_value_is_cut_when_there_is_room() -> None:
+    app = Host(layout_store())
+    async with app.run_test(size=(160, 45)) as pilot:
+        await pilot.pause()
+        activity = queries(app).activity_table
+        activity.action_last()
+        await pilot.pause()
+        text = "\n".join(table_lines(activity))
+        for value in ("logical replication launcher", "background writer", "checkpointer",
+                      "Activity:LogicalLauncherMain", "Activity:CheckpointerMain",
+                      "Activity:BgWriterHibernate", "Lock:transactionid", "idle in xact",
+                      "10.0.0.5:51234"):  # fmt: skip
+            assert value in text, value
+        # What is left goes to the query text, which runs to the table's edge.
+        assert "UPDATE pgbench_accounts SET abalance" in text
+        column, x = activity._layout[-1]  # noqa: SLF001 - the layout drawn
+        assert (
+            column.key == "query" and x + column.width == activity.scrollable_content_region.width
+        )
+        assert column.width >= ActivityTable.MIN_LAST
+        statements = queries(app).statements
+        assert "UPDATE pgbench_accounts SET filler = $1 WHERE aid = $2" in "\n".join(
+            table_lines(statements)
+        )
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 45)])
+@run
+async def test_one_rule_for_durations_every_backend_with_a_state_has_a_time(
+    size: tuple[int, int],
+) -> None:
+    app = Host(layout_store())
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        activity = queries(app).activity_table
+        backends = {b.pid: b for b in fixed_backends()}
+        for row, time in zip(
+            [r for r in activity.rows_shown if isinstance(r, Backend)],
+            cell_texts(activity, "query_seconds"),
+            strict=False,
+        ):
+            if row.state:  # running a query or not: how long it has been in its state
+                assert time, (row.pid, row.state)
+            else:  # a worker PostgreSQL gives no state: nothing to time
+                assert time == "", (row.pid, time)
+        assert cell_texts(activity, "query_seconds")[pids(activity).index(305)] == "5m"
+        assert backends[305].query_seconds is None  # idle: no query runs, its state lasts
+
+
+def test_snapshot_pg_tables_80x24(snap_compare: Any) -> None:
+    assert snap_compare(Host(layout_store()), terminal_size=(80, 24))
+
+
+def test_snapshot_pg_tables_160x45(snap_compare: Any) -> None:
+    assert snap_compare(Host(layout_store()), terminal_size=(160, 45))

@@ -12,8 +12,9 @@ All cell text is untrusted and goes through `neutralise` before it becomes a seg
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
-from dataclasses import dataclass
+import os
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar, Generic, TypeVar
 
 from rich.cells import cell_len, set_cell_size
@@ -30,40 +31,137 @@ from .text import neutralise
 
 R = TypeVar("R")
 
+SIZED_ROWS = 500
+"""Rows, from the top, whose values size the growing columns and are told apart in the
+last one: more than a screen holds, without formatting 5,000 statements every tick."""
+
 
 @dataclass(frozen=True, slots=True)
 class Column:
-    """One fixed-width column; the last column of a table takes the rest of the width."""
+    """One column; the last column of a table takes the rest of the width.
+
+    A column with `grow` takes the width of its longest value (its label at least, `grow`
+    at most) when there is room, and narrows to `width` when the table gives way; one
+    without is always `width` cells (figures, whose formats have a fixed size).
+    """
 
     key: str  # the sort key it stands for
     label: str
     width: int
     right: bool = True  # numbers are right-aligned
+    grow: int = 0
+
+
+GiveWay = tuple[str, str]
+"""One step of a table giving way to a narrow window: ("narrow" or "hide", column key)."""
+
+
+def wanted(column: Column, natural: Mapping[str, int]) -> int:
+    """The width a column takes when there is room: its longest value, within bounds."""
+    if not column.grow:
+        return column.width
+    longest = natural.get(column.key, column.width)
+    return max(cell_len(column.label), min(longest, column.grow))
 
 
 def place(
     columns: Sequence[Column],
     last: Column,
     width: int,
-    hide_order: Sequence[frozenset[str]],
+    give_way: Sequence[GiveWay],
     min_last: int,
+    natural: Mapping[str, int] | None = None,
 ) -> tuple[tuple[Column, int], ...]:
-    """The columns shown at `width` cells, each with its x; `last` takes what is left.
+    """The columns shown at `width` cells, each with its x and width; `last` takes the rest.
 
-    Columns in `hide_order` give way, group by group, while `last` would get fewer than
-    `min_last` cells."""
+    Every column first takes the width it wants (`wanted`, from `natural`: the longest
+    value of each column). While `last` would get fewer than `min_last` cells, the steps of
+    `give_way` apply in order: a column narrows to its `width`, or hides. So the last
+    column (the query text) is the first to narrow, down to `min_last`.
+
+    >>> cols = (Column("a", "A", 4), Column("b", "B", 5, False, grow=20))
+    >>> [(c.key, x, c.width) for c, x in place(cols, Column("q", "Q", 0), 40, (), 10,
+    ...                                          {"b": 12})]
+    [('a', 0, 4), ('b', 5, 12), ('q', 18, 22)]
+    >>> [(c.key, c.width) for c, _ in place(cols, Column("q", "Q", 0), 20, (("narrow", "b"),),
+    ...                                     10, {"b": 12})]
+    [('a', 4), ('b', 5), ('q', 9)]
+    """
+    natural = natural or {}
+    want = {c.key: wanted(c, natural) for c in columns}
+    widths = dict(want)
     shown = list(columns)
-    for group in hide_order:
-        if width - sum(c.width + 1 for c in shown) >= min_last:
+    narrowed: list[str] = []
+    for step, key in give_way:
+        if width - sum(widths[c.key] + 1 for c in shown) >= min_last:
             break
-        shown = [c for c in shown if c.key not in group]
+        if step == "hide":
+            shown = [c for c in shown if c.key != key]
+        else:
+            column = next(c for c in columns if c.key == key)
+            widths[key] = min(widths[key], column.width)
+            narrowed.append(key)
+    # A later hide may have freed more than `last` needs: the narrowed columns get it back,
+    # the last narrowed first, so `last` stays the one that is narrowest for want of room.
+    spare = width - sum(widths[c.key] + 1 for c in shown) - min_last
+    for key in reversed(narrowed):
+        if spare <= 0:
+            break
+        if any(c.key == key for c in shown):
+            give = min(spare, want[key] - widths[key])
+            widths[key] += give
+            spare -= give
     placed: list[tuple[Column, int]] = []
     x = 0
     for column in shown:
-        placed.append((column, x))
-        x += column.width + 1
+        placed.append((replace(column, width=widths[column.key]), x))
+        x += widths[column.key] + 1
     placed.append((Column(last.key, last.label, max(0, width - x), last.right), x))
     return tuple(placed)
+
+
+def _cut(text: str, width: int) -> str:
+    return set_cell_size(text, width) if cell_len(text) > width else text
+
+
+def distinct_texts(texts: Sequence[str], widths: int | Sequence[int]) -> list[str]:
+    """`texts` cut to `widths` cells (one for all, or one each) so that different texts
+    still read differently.
+
+    Two statements alike for longer than the room they have (`UPDATE pgbench_accounts SET
+    …`) would show the same prefix; each such text keeps its first word and jumps (…) to a
+    little before where it parts from the most similar of the others. Texts whose
+    difference shows anyway, and copies of the same text, are only cut.
+
+    >>> distinct_texts(["UPDATE stock SET qty = 1 WHERE sku = $1",
+    ...                 "UPDATE stock SET qty = 0 WHERE sku = $1", "SELECT 1"], 20)
+    ['UPDATE …qty = 1 WHER', 'UPDATE …qty = 0 WHER', 'SELECT 1']
+    """
+    rooms = [widths] * len(texts) if isinstance(widths, int) else list(widths)
+    # The longest prefix each text shares with another: its neighbours in sorted order.
+    alike: dict[str, int] = {}
+    ordered = sorted(set(texts))
+    for a, b in zip(ordered, ordered[1:], strict=False):
+        shared = len(os.path.commonprefix([a, b]))
+        alike[a] = max(alike.get(a, 0), shared)
+        alike[b] = max(alike.get(b, 0), shared)
+    out: list[str] = []
+    for text, width in zip(texts, rooms, strict=True):
+        parts = alike.get(text, 0)
+        if cell_len(text) <= width or parts < width or width < 8:
+            out.append(_cut(text, width))
+            continue
+        space = text.find(" ")
+        head = text[: space + 1] if 0 < space < width // 2 else text[: width // 3]
+        room = width - cell_len(head) - 1
+        # From the start of a word a little before where it parts (context to read it
+        # by), unless the words there are long.
+        start = max(len(head), text.rfind(" ", len(head), max(len(head), parts - room // 3)) + 1)
+        if parts - start > room // 2:  # a long word: start at the next word, or inside it
+            after = text.find(" ", parts - room // 2, parts)
+            start = after + 1 if after >= 0 else parts - room // 2
+        out.append(_cut(head + "…" + text[max(len(head), start) :], width))
+    return out
 
 
 def one_line(text: str) -> str:
@@ -76,7 +174,7 @@ class LineTable(ScrollView, Generic[R], can_focus=True):
 
     COLUMNS: ClassVar[tuple[Column, ...]] = ()
     LAST: ClassVar[Column] = Column("", "", 0, False)
-    HIDE_ORDER: ClassVar[tuple[frozenset[str], ...]] = ()
+    GIVE_WAY: ClassVar[tuple[GiveWay, ...]] = ()  # see `place`
     MIN_LAST: ClassVar[int] = 20
     ASCENDING: ClassVar[frozenset[str]] = frozenset()  # keys that read best A to Z
 
@@ -151,6 +249,11 @@ class LineTable(ScrollView, Generic[R], can_focus=True):
         self._header: Strip | None = None
         self._layout: tuple[tuple[Column, int], ...] = ()
         self._width = -1
+        # The longest value of each growing column, over the table's life: a column widens
+        # for a longer value and does not narrow back when it goes, so the layout of a
+        # live table settles instead of shifting from tick to tick.
+        self._natural: dict[str, int] = {}
+        self._last_texts: dict[int, str] | None = None  # row index: its last column's text
 
     # what subclasses provide --------------------------------------------------------------
 
@@ -209,6 +312,9 @@ class LineTable(ScrollView, Generic[R], can_focus=True):
         if index is None:
             index = min(self._cursor, len(rows) - 1)
         self._rows, self._guides = rows, guides
+        if self._grow(rows):
+            self._width = -1  # lay the columns out again
+        self._last_texts = None
         self._cursor = max(0, index)
         selected = self.selected
         self._selected = None if selected is None else self.identity(selected)
@@ -217,6 +323,39 @@ class LineTable(ScrollView, Generic[R], can_focus=True):
         if was_visible:
             self._scroll_to_cursor()
         self.refresh()
+
+    def _grow(self, rows: Sequence[R | str]) -> bool:
+        """Widen `_natural` for the longest values in `rows`; whether it changed."""
+        growing = [c.key for c in self.COLUMNS if c.grow]
+        changed = False
+        for row in rows[:SIZED_ROWS]:
+            if isinstance(row, str):
+                continue
+            for key in growing:
+                width = cell_len(self.cell(row, key)[0])
+                if width > self._natural.get(key, 0):
+                    self._natural[key] = width
+                    changed = True
+        return changed
+
+    def _last_text(self, index: int, width: int) -> str:
+        """The last column's text for row `index` in `width` cells, told apart from the
+        other rows' (`distinct_texts`) among the first SIZED_ROWS rows."""
+        if self._last_texts is None:
+            indexes, texts, rooms = [], [], []
+            for i, row in enumerate(self._rows[:SIZED_ROWS]):
+                if not isinstance(row, str):
+                    guide = self._guides[i] if self._guides else ""
+                    indexes.append(i)
+                    texts.append(self.cell(row, self.LAST.key)[0])
+                    rooms.append(max(0, width - cell_len(guide)))
+            self._last_texts = dict(zip(indexes, distinct_texts(texts, rooms), strict=True))
+        shown = self._last_texts.get(index)
+        if shown is None:  # beyond SIZED_ROWS: cut only
+            row = self._rows[index]
+            assert not isinstance(row, str)
+            shown = self.cell(row, self.LAST.key)[0]
+        return shown
 
     # cursor ---------------------------------------------------------------------------------
 
@@ -300,8 +439,11 @@ class LineTable(ScrollView, Generic[R], can_focus=True):
         width = self.scrollable_content_region.width
         if width != self._width:
             self._width = width
-            self._layout = place(self.COLUMNS, self.LAST, width, self.HIDE_ORDER, self.MIN_LAST)
+            self._layout = place(
+                self.COLUMNS, self.LAST, width, self.GIVE_WAY, self.MIN_LAST, self._natural
+            )
             self._strips.clear()
+            self._last_texts = None
             self._header = None
         if y == 0:
             if self._header is None:
@@ -351,6 +493,7 @@ class LineTable(ScrollView, Generic[R], can_focus=True):
             text, component = self.cell(row, column.key)
             style = base + self.get_component_rich_style(component) + over if component else plain
             if column is self._layout[-1][0]:
+                text = self._last_text(index, column.width)
                 guide = self._guides[index] if self._guides else ""
                 guide = set_cell_size(guide, min(cell_len(guide), column.width))
                 if guide:

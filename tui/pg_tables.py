@@ -170,8 +170,8 @@ STATEMENT_COLUMNS: tuple[Column, ...] = (
     Column("temp_written_per_s", "temp/s", 7),
     Column("wal_bytes_per_s", "WAL/s", 6),
     Column("plan_ms", "plan", 6),
-    Column("database", "DATABASE", 9, False),
-    Column("user", "USER", 8, False),
+    Column("database", "DATABASE", 9, False, grow=24),
+    Column("user", "USER", 8, False, grow=24),
 )
 STATEMENT_QUERY = Column("query", "QUERY", 0, False)
 
@@ -257,14 +257,21 @@ class StatementsTable(LineTable[StatementRate]):
 
     COLUMNS = STATEMENT_COLUMNS
     LAST = STATEMENT_QUERY
-    # At 80 columns: DB% ms/s calls/s mean hit% temp/s DATABASE and 20+ cells of QUERY.
-    HIDE_ORDER = (
-        frozenset(("plan_ms",)),
-        frozenset(("mean_ms_overall",)),
-        frozenset(("wal_bytes_per_s",)),
-        frozenset(("blks_read_per_s",)),
-        frozenset(("user",)),
-        frozenset(("rows_per_s",)),
+    # The query text narrows first (to MIN_LAST, and two statements alike for longer than
+    # that still read apart: see `distinct_texts`), then the figures least looked at hide;
+    # DB%, ms/s, calls/s, mean and USER stay. At 80 columns: DB% ms/s calls/s mean hit%
+    # DATABASE USER and 24+ cells of QUERY.
+    GIVE_WAY = (
+        ("hide", "plan_ms"),
+        ("hide", "mean_ms_overall"),
+        ("hide", "wal_bytes_per_s"),
+        ("hide", "blks_read_per_s"),
+        ("hide", "rows_per_s"),
+        ("narrow", "database"),
+        ("narrow", "user"),
+        ("hide", "temp_written_per_s"),
+        ("hide", "hit_percent"),
+        ("hide", "database"),
     )
     MIN_LAST = 24
     ASCENDING: ClassVar[frozenset[str]] = frozenset(("database", "user", "query"))
@@ -323,15 +330,15 @@ class StatementsTable(LineTable[StatementRate]):
 # activity ----------------------------------------------------------------------------------
 
 ACTIVITY_COLUMNS: tuple[Column, ...] = (
-    Column("pid", "PID", 7),
-    Column("database", "DATABASE", 9, False),
-    Column("user", "USER", 8, False),
-    Column("client", "CLIENT", 15, False),
-    Column("application", "APP", 10, False),
-    Column("state", "STATE", 13, False),
-    Column("query_seconds", "QUERY", 6),
+    Column("pid", "PID", 7, grow=7),
+    Column("database", "DATABASE", 9, False, grow=24),
+    Column("user", "USER", 8, False, grow=24),
+    Column("client", "CLIENT", 15, False, grow=47),  # [IPv6]:port
+    Column("application", "APP", 10, False, grow=32),  # or a worker's backend_type
+    Column("state", "STATE", 13, False, grow=14),
+    Column("query_seconds", "TIME", 6),
     Column("xact_seconds", "XACT", 6),
-    Column("wait", "WAIT", 18, False),
+    Column("wait", "WAIT", 12, False, grow=40),
 )
 ACTIVITY_QUERY = Column("query", "QUERY TEXT", 0, False)
 
@@ -346,14 +353,31 @@ def _none_last(value: float | None) -> float:
     return -1.0 if value is None else value
 
 
-ACTIVITY_SORTS: dict[str, Callable[[Backend], float | str]] = {
+def state_time(backend: Backend) -> float | None:
+    """Seconds a backend has been in its STATE: the TIME column, one rule for every row.
+
+    Active: how long its query has run (query_start). Not running a query (idle, idle in
+    transaction…): how long it has been so (state_change), so an idle-in-transaction root
+    blocker shows how long it has held its locks. None only when PostgreSQL gives no state
+    (most background workers): the cell is blank then, and only then. XACT follows the same
+    idea: blank exactly when there is no open transaction.
+    """
+    if not backend.state:
+        return None
+    if backend.state == "active" and backend.query_seconds is not None:
+        return backend.query_seconds
+    return backend.state_seconds
+
+
+ACTIVITY_SORTS: dict[str, Callable[[Backend], float | str | tuple[bool, float]]] = {
     "pid": lambda b: b.pid,
     "database": lambda b: b.database.casefold(),
     "user": lambda b: b.user.casefold(),
     "client": lambda b: b.client,
     "application": lambda b: b.application.casefold(),
     "state": lambda b: b.state,
-    "query_seconds": lambda b: _none_last(b.query_seconds if b.state == "active" else None),
+    # Running queries first (the longest on top), then the others by how long in their state.
+    "query_seconds": lambda b: (b.state == "active", _none_last(state_time(b))),
     "xact_seconds": lambda b: _none_last(b.xact_seconds),
     "wait": lambda b: f"{b.wait_event_type}:{b.wait_event}",
     "query": lambda b: " ".join(b.query.split()).casefold(),
@@ -385,11 +409,19 @@ class ActivityTable(LineTable[Backend]):
 
     COLUMNS = ACTIVITY_COLUMNS
     LAST = ACTIVITY_QUERY
-    HIDE_ORDER = (
-        frozenset(("application",)),
-        frozenset(("client",)),
-        frozenset(("xact_seconds",)),
-        frozenset(("user",)),
+    # The query text narrows first (see StatementsTable), then APP, CLIENT and WAIT
+    # narrow, APP and CLIENT hide, then DATABASE; PID, USER, STATE, TIME and XACT stay.
+    GIVE_WAY = (
+        ("narrow", "application"),
+        ("narrow", "client"),
+        ("narrow", "wait"),
+        ("hide", "application"),
+        ("hide", "client"),
+        ("narrow", "database"),
+        ("narrow", "user"),
+        ("narrow", "state"),
+        ("hide", "database"),
+        ("hide", "wait"),
     )
     MIN_LAST = 20
     ASCENDING: ClassVar[frozenset[str]] = frozenset(
@@ -477,7 +509,7 @@ class ActivityTable(LineTable[Backend]):
         if key == "state":
             return neutralise(STATES.get(row.state, row.state)), idle_class(row)
         if key == "query_seconds":
-            return seconds_text(row.query_seconds if row.state == "active" else None), ""
+            return seconds_text(state_time(row)), idle_class(row)
         if key == "xact_seconds":
             return seconds_text(row.xact_seconds), idle_class(row)
         if key == "wait":
