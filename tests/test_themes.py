@@ -320,3 +320,20 @@ async def test_the_cpu_legend_names_each_part_in_its_colour(name: str, compact: 
         words = coloured_words(pilot.app)
         for part, label in CPU_PARTS:
             assert (label, str(pane.palette(part).color)) in words, (part, label, words)
+
+
+@run
+async def test_the_cpu_legend_follows_a_change_of_theme() -> None:
+    async with CpuHost("perftop-dark", compact=False).run_test(size=(80, 12)) as pilot:
+        await pilot.pause()
+        pane = pilot.app.query_one(CpuPane)
+        dark = {part: str(pane.palette(part).color) for part, _ in CPU_PARTS}
+        pilot.app.register_theme(themes.load("perftop-light"))
+        pilot.app.theme = "perftop-light"
+        await pilot.pause()
+        await pilot.pause()
+        words = coloured_words(pilot.app)
+        for part, label in CPU_PARTS:
+            light = str(pane.palette(part).color)
+            assert light != dark[part], part
+            assert (label, light) in words, (part, words)

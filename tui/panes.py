@@ -356,10 +356,13 @@ class CpuPane(Pane):
     def _figure_lines(self, width: int) -> list[Text]:
         return list(self.figures(width).split("\n"))
 
-    def notify_style_update(self) -> None:
-        super().notify_style_update()
-        if self._composed:  # the theme changed: the legend's colours with it
-            self.border_subtitle = self.legend()
+    def _theme_changed(self, _theme: object) -> None:
+        # The component styles follow the new theme once the CSS is applied again.
+        self.call_after_refresh(self._show_legend)
+
+    def _show_legend(self) -> None:
+        self.border_subtitle = self.legend()
+        self.query_one(TextLines).redraw()  # the compact legend line
 
     def redraw(self) -> None:
         """Push the current sample into the child widgets; each repaints what changed."""
@@ -383,6 +386,7 @@ class CpuPane(Pane):
     def on_mount(self) -> None:
         self._composed = True
         self.border_subtitle = self.legend()
+        self.app.theme_changed_signal.subscribe(self, self._theme_changed)
         self.redraw()
 
     @property
