@@ -33,7 +33,8 @@ through `redact`, so passwords on them read `****`.
 With `--pid PID --approve attach`, a "stacks" section is added: py-spy attached through the
 approval gate (the flag is the answer; without it the gate declines and the section says
 so), sampled over the same N seconds (sessions/stacks.py); a window py-spy could
-not read even retried is counted there ("windows_lost", "lost": "1 of 6 windows lost"), and
+not read even retried is counted there ("windows_lost", "lost": "1 of 6 windows lost"),
+"idle" is the share of its samples that were idle (the top lists leave those out), and
 only a section none of whose windows worked is an error. With `--dsn` (or the
 PG* environment), a "postgres" section: statements over the N seconds and the activity at
 the end (sessions/postgres.py). Both run concurrently with the machine's

@@ -5,7 +5,7 @@ Attaching goes through the gate like in the TUI (headless, the gate's `ask` is t
 detaches (also through the gate), and the section is built from the store:
 
     {"pid": 1234, "command": "<redacted>", "mode": "py-spy", "options": ["100 Hz", ...],
-     "seconds": 5.1, "samples": 510, "requested_rate": 100.0, "achieved_rate": 99.2,
+     "seconds": 5.1, "samples": 510, "idle": 0.76, "requested_rate": 100.0, "achieved_rate": 99.2,
      "coverage": 0.99, "ended": false, "notice": "", "resumed": 0,
      "windows_tried": 6, "windows_lost": 1, "lost": "1 of 6 windows lost",
      "last_failure": "py-spy failed: Failed to get stack traces",
@@ -14,6 +14,10 @@ detaches (also through the gate), and the section is built from the store:
                   "own_percent": 98.0, "total_percent": 98.0}, ...],      # at most 20
      "top_total": [...],
      "error": null}
+
+"samples" counts every sample, idle ones included (py-spy always samples idle threads), and
+"idle" is the share (0 to 1) of them that py-spy saw waiting; the top lists, like the Stacks
+screen by default, rank the samples that were not idle (their percentages are of those).
 
 A window none of whose reads succeeded (py-spy retries a failed read at once) is lost: it
 is counted in "windows_lost" and the section still stands; only when every window was lost
@@ -47,6 +51,7 @@ def section(sample: StackSample | None, status_message: str = "") -> dict[str, o
     if sample.windows_lost and sample.windows_lost == sample.windows_tried:
         return {"pid": sample.target.pid, "error": f"{sample.last_failure} ({sample.lost_text})"}
     profile = merge(sample.windows)
+    running = merge(sample.windows, include_idle=False)
     return {
         "pid": sample.target.pid,
         "command": redact(sample.target.command),
@@ -54,6 +59,7 @@ def section(sample: StackSample | None, status_message: str = "") -> dict[str, o
         "options": list(sample.target.options),
         "seconds": profile.sampled,
         "samples": profile.samples,
+        "idle": round(profile.idle_share, 4),
         "requested_rate": profile.requested_rate,
         "achieved_rate": profile.achieved_rate,
         "coverage": profile.coverage,
@@ -65,8 +71,8 @@ def section(sample: StackSample | None, status_message: str = "") -> dict[str, o
         "lost": sample.lost_text,
         "last_failure": sample.last_failure,
         "threads": [dataclasses.asdict(t) for t in profile.threads],
-        "top_own": [dataclasses.asdict(s) for s in profile.top_functions("own", TOP)],
-        "top_total": [dataclasses.asdict(s) for s in profile.top_functions("total", TOP)],
+        "top_own": [dataclasses.asdict(s) for s in running.top_functions("own", TOP)],
+        "top_total": [dataclasses.asdict(s) for s in running.top_functions("total", TOP)],
         "error": None,
     }
 

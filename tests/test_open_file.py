@@ -83,3 +83,25 @@ def test_unknown_and_missing_files(tmp_path: Path) -> None:
     damaged.write_text('{"frame_records": [[["x\\u0000f.py\\u00001"], 0.5]]}')
     with pytest.raises(ValueError, match="damaged.pyisession: a damaged profile"):
         files.load(damaged)
+
+
+def test_a_saved_session_marks_sleep_idle_as_perftop_run_did(tmp_path: Path) -> None:
+    """Item 8: under `perftop run` a program asleep 76% showed its sleep as idle, but `perftop
+    open` of its own session showed `sleep 76.1%`: the same samples, marked the same way."""
+    from perftop.collectors.stacks.model import Stack, StackSample, StackTarget, StackWindow
+
+    main = Frame("main", "/srv/app.py", 3)
+    stacks = (
+        (Stack("MainThread", 1, (main, Frame("burn", "/srv/app.py", 9))), 24),
+        (Stack("MainThread", 1, (main, Frame("sleep", "<built-in>", 0)), idle=True), 76),
+    )
+    live = StackSample(
+        time=1.0,
+        target=StackTarget(9, "python app.py", "pyinstrument"),
+        windows=(StackWindow(100.0, 0.1, 1000.0, stacks, ticks=100),),
+    )
+    windows = files.load(files.save_session(live, tmp_path / "run.pyisession")).windows
+    opened = merge(windows)
+    assert (opened.considered, opened.idle) == (100, 76)
+    running = merge(windows, include_idle=False).top_functions()
+    assert [f.name for f in running if f.own] == ["burn"]

@@ -140,3 +140,29 @@ def test_icicle_cells_never_overlap_or_overflow(counts: list[int], width: int) -
             assert cell.start >= ends and cell.width >= 1
             ends = cell.start + cell.width
         assert ends <= width
+
+
+def test_idle_hidden_is_counted_and_said_and_the_rate_keeps_idle_ticks() -> None:
+    """Item 8: a program asleep 76% of the time. Hiding idle samples must not hide that they
+    were there, nor lower the rate (every instant was sampled, idle or not)."""
+    from perftop.tui.stacks import idle_text
+
+    asleep = window(
+        0.0,
+        [
+            (Stack("MainThread", 1, (MAIN, BURN)), 24),
+            (Stack("MainThread", 1, (MAIN, Frame("sleep", "<built-in>", 0)), idle=True), 76),
+        ],
+    )
+    hidden = merge([asleep], include_idle=False)
+    assert hidden.samples == 24 and hidden.idle == 76 and hidden.considered == 100
+    assert hidden.idle_share == 0.76
+    assert hidden.achieved_rate == 100.0  # 100 ticks in 1 s, the idle ones too
+    assert idle_text(hidden, shown=False) == "idle: 76% hidden (i shows)"
+    shown = merge([asleep])
+    assert shown.samples == 100 and shown.idle_share == 0.76
+    assert idle_text(shown, shown=True) == "idle: 76% shown (i hides)"
+    assert idle_text(merge([window(0.0, [(Stack("M", 1, (MAIN,)), 5)])]), False) == "idle: none"
+    # The thread filter narrows what the share is of.
+    assert merge([fixed()], threads=("MainThread",)).idle_share == 0.0
+    assert merge([fixed()], threads=("sleepy",)).idle_share == 1.0

@@ -244,12 +244,36 @@ async def test_thread_filter_narrows_and_idle_toggle_shows_the_sleeper() -> None
         # Back to every thread; idle is off, so the sleeping thread is not counted...
         screen.set_thread(None)
         assert "sleep" not in names(table.rows_shown)
-        # ...until `i` turns idle threads on: the sleeper's 100 samples a window appear.
+        # ...until `i` shows idle samples: the sleeper's 100 samples a window appear. They
+        # were always sampled, so nothing is asked of the sampler.
         await pilot.press("i")
         assert screen.idle and screen.profile.samples == samples_in(10)
         assert names(table.rows_shown)[0] == "sleep"
-        changed = app.messages[-1]
-        assert isinstance(changed, StacksScreen.OptionsChanged) and changed.idle is True
+        assert not any(isinstance(m, StacksScreen.OptionsChanged) for m in app.messages)
+
+
+@run
+async def test_idle_is_hidden_at_first_said_in_the_header_and_i_in_the_footer_toggles() -> None:
+    """Item 8: idle samples hidden without a word looked like sampling failing."""
+    app = Host(filled())
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        screen = stacks_screen(app)
+        # 100 of the 203 samples a window are the sleeper's: 49%.
+        assert 100 * 10 * 100 / samples_in(10) == pytest.approx(49.26, abs=0.01)
+        assert not screen.idle and screen.profile is not None
+        assert screen.profile.samples == samples_in(10, idle=False)
+        text = screen_text(app)
+        assert "idle: 49% hidden (i shows)" in text
+        assert "99.0 Hz of 100 Hz" in text  # the idle instants are in the rate
+        footer = text.splitlines()[-1]
+        assert " i " in f" {footer} " and "Idle" in footer, footer
+        await pilot.press("i")
+        assert screen.idle and screen.profile.samples == samples_in(10)
+        assert "idle: 49% shown (i hides)" in screen_text(app)
+        await pilot.press("i")
+        assert not screen.idle and screen.profile.samples == samples_in(10, idle=False)
+        assert "idle: 49% hidden (i shows)" in screen_text(app)
 
 
 @run

@@ -15,7 +15,8 @@ icicle; the drill is a path of functions shared by all three views (the top tabl
 ranks the functions under that frame, as % of its samples), so it survives each refresh.
 
 Keys (ids `stacks.*`, remappable): `v` view, `1` `2` `3` span 10 s / 60 s / 5 min, `s` sort
-by own ↔ total, `/` filter the top table, `h` thread, `i` idle threads, `c` native (C)
+by own ↔ total, `/` filter the top table, `h` thread, `i` shows or hides idle samples
+(always sampled; hidden at first, the header says how many), `c` native (C)
 frames, `g` GIL holders only, `p` subprocesses, `b` blocking mode, `n` every thread's stack
 now, `e` export, `d` detach, Enter drill in, Backspace back out, Escape back out or leave.
 `t` is not used: on the dashboard it means the process tree. Sampler options are only asked
@@ -105,6 +106,16 @@ def subtree(profile: Profile, path: Path) -> Profile:
         if len(stack.frames) >= n and tuple(map(function_key, stack.frames[:n])) == path
     )
     return dataclasses.replace(profile, stacks=stacks)
+
+
+def idle_text(profile: Profile, shown: bool) -> str:
+    """ "idle: 76% hidden (i shows)": how much of the span the sampler saw waiting, and
+    whether the views count it. Idle samples are always taken (the rate counts them)."""
+    if profile.idle <= 0:
+        return "idle: none"
+    share = 100.0 * profile.idle_share
+    amount = "<1%" if share < 1 else f"{share:.0f}%"
+    return f"idle: {amount} shown (i hides)" if shown else f"idle: {amount} hidden (i shows)"
 
 
 def hottest_path(node: CallNode) -> set[Path]:
@@ -458,7 +469,7 @@ class StacksScreen(Screen[None]):
         Binding("s", "sort", "Sort", id="stacks.sort"),
         Binding("slash", "filter", "Filter", show=False, id="stacks.filter"),
         Binding("h", "thread", "Thread", id="stacks.thread"),
-        Binding("i", "option('idle')", "Idle", show=False, id="stacks.idle"),
+        Binding("i", "option('idle')", "Idle", id="stacks.idle"),
         Binding("c", "option('native')", "Native", show=False, id="stacks.native"),
         Binding("g", "option('gil')", "GIL", show=False, id="stacks.gil"),
         Binding("p", "option('subprocesses')", "Subprocs", show=False, id="stacks.subprocesses"),
@@ -718,6 +729,8 @@ class StacksScreen(Screen[None]):
         else:
             line = Text(f"span {span_text(self.span)} · thread ", end="")
         line.append_text(thread)
+        if profile is not None:
+            line.append(f" · {idle_text(profile, self.idle)}")
         on = [name for name, value in self._toggles() if value]
         line.append(f" · options: {', '.join(on) if on else 'none'}")
         lines.append(line)
@@ -735,7 +748,7 @@ class StacksScreen(Screen[None]):
         return Text("\n", no_wrap=True, overflow="ellipsis", end="").join(lines)
 
     def _toggles(self) -> list[tuple[str, bool]]:
-        toggles = [("idle threads", self.idle)]
+        toggles: list[tuple[str, bool]] = []  # idle has its own words in the header
         if self.shown_mode in ATTACHED:
             toggles += [
                 ("native", self.native),
@@ -821,8 +834,12 @@ class StacksScreen(Screen[None]):
         self._recompute(reset_tree=True)
 
     def action_option(self, option: str) -> None:
-        """Flip a sampler option and ask the app to restart the sampler with it."""
+        """Flip a sampler option and ask the app to restart the sampler with it; idle
+        samples are always taken, so `i` only shows or hides them."""
         setattr(self, option, not getattr(self, option))
+        if option == "idle":
+            self._recompute()
+            return
         self.post_message(
             self.OptionsChanged(
                 idle=self.idle,
@@ -832,8 +849,7 @@ class StacksScreen(Screen[None]):
                 blocking=self.blocking,
             )
         )
-        # Idle stacks already sampled can be shown or hidden at once.
-        self._recompute() if option == "idle" else self._redraw()
+        self._redraw()
 
     def action_dump(self) -> None:
         self.post_message(self.DumpRequested())

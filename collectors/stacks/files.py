@@ -7,7 +7,8 @@ Two formats:
   own `Session.from_json` (the parser behind `Session.load`), so pyinstrument must be
   importable in perftop's environment for these files. Each record's time is counted in
   units of the session's interval (1 ms by default), as `perftop run` counts it live; the
-  root `<thread>` frame becomes the stack's thread; an `[await]` leaf is idle.
+  root `<thread>` frame becomes the stack's thread; a stack is idle as `perftop run` marks
+  it live (an `[await]` leaf, or a built-in that sleeps, selects or waits on a lock).
 - a speedscope JSON file (https://www.speedscope.app/file-format-schema.json): every profile
   becomes one thread named after the profile. "sampled" profiles keep their samples: with
   a time unit, a sample counts its weight in units of the smallest weight (the sampling
@@ -33,7 +34,7 @@ from typing import Any
 
 from ...redact import redact
 from .agent import THREAD_FILE, split_info
-from .model import Frame, Stack, StackSample, StackTarget, StackWindow
+from .model import Frame, Stack, StackSample, StackTarget, StackWindow, waits
 
 SECONDS_PER_UNIT = {
     "seconds": 1.0,
@@ -43,7 +44,6 @@ SECONDS_PER_UNIT = {
     "none": None,  # weights are counts
 }
 EVENTED_UNIT = 0.001  # an evented profile's time is counted in milliseconds
-AWAIT = "[await]"
 
 
 def load(path: str | os.PathLike[str]) -> StackSample:
@@ -114,7 +114,7 @@ def _from_pyinstrument(file: Path, document: dict[str, Any]) -> StackSample:
         if count <= 0:
             continue
         path = tuple(frames.get(i) or frames.setdefault(i, _pyinstrument_frame(i)) for i in infos)
-        key = Stack(thread, thread_id, path, idle=path[-1].name == AWAIT)
+        key = Stack(thread, thread_id, path, idle=waits(path[-1]))
         counts[key] = counts.get(key, 0) + count
         per_thread[thread_id] = per_thread.get(thread_id, 0) + count
     window = StackWindow(
@@ -220,7 +220,7 @@ def _from_speedscope(file: Path, document: dict[str, Any]) -> StackSample:
         rates.append(rate)
         most = max(most, sum(found.values()))
         for path, count in found.items():
-            stack = Stack(thread, 0, path)
+            stack = Stack(thread, 0, path, idle=waits(path[-1]))
             counts[stack] = counts.get(stack, 0) + count
         if factor is not None:
             start = min(start, float(profile["startValue"]) * factor)

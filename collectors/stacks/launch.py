@@ -47,26 +47,14 @@ from pathlib import Path
 from typing import Any
 
 from ..base import CollectorError
-from .model import Frame, Stack, StackSample, StackTarget, StackWindow
+from .model import IDLE_BUILTINS as IDLE_BUILTINS  # noqa: F401 - where tests look
+from .model import Frame, Stack, StackSample, StackTarget, StackWindow, waits
 
 AGENT = Path(__file__).resolve().with_name("agent.py")
 MAIN_THREAD_ONLY = "pyinstrument profiles the main thread only"
 AWAITS = (
     "awaits are not charged to the awaiting coroutine: they show as the event loop idle "
     "in select/epoll.poll under asyncio.run"
-)
-# Built-in functions that wait rather than run: their time is marked idle.
-IDLE_BUILTINS = frozenset(
-    {
-        "sleep",
-        "select",
-        "epoll.poll",
-        "poll.poll",
-        "devpoll.poll",
-        "kqueue.control",
-        "lock.acquire",
-        "RLock.acquire",
-    }
 )
 _PYTHON_NAME = re.compile(r"^(python|pypy)[0-9.]*[dmt]?(\.exe)?$")
 _OPTIONS_WITH_VALUE = frozenset({"-X", "-W", "-Q"})
@@ -590,7 +578,7 @@ class LaunchCollector:
                 thread=str(thread),
                 thread_id=self.thread_id,
                 frames=stack_frames,
-                idle=leaf.file == "<built-in>" and leaf.name in IDLE_BUILTINS,
+                idle=waits(leaf),
             )
             counts[stack] = counts.get(stack, 0) + count
         self.sampled += seconds

@@ -13,6 +13,26 @@ from typing import Literal
 
 Mode = Literal["py-spy", "py-spy-blocking", "austin", "pyinstrument", "file"]
 
+BUILTIN_FILE = "<built-in>"
+"""The file pyinstrument gives a built-in (C) function."""
+
+IDLE_BUILTINS = frozenset(
+    {
+        "sleep",
+        "select",
+        "epoll.poll",
+        "poll.poll",
+        "devpoll.poll",
+        "kqueue.control",
+        "lock.acquire",
+        "RLock.acquire",
+    }
+)
+"""Built-in functions that wait rather than run: a stack ending in one is idle."""
+
+AWAIT = "[await]"
+"""pyinstrument's leaf for time a coroutine spent awaiting (async_mode)."""
+
 
 @dataclass(frozen=True, slots=True, order=True)
 class Frame:
@@ -28,6 +48,13 @@ class Frame:
         """`name (file:line)`, the form py-spy and flamegraph.pl use."""
         where = f"{self.file}:{self.line}" if self.line else self.file
         return f"{self.name} ({where})" if where else self.name
+
+
+def waits(leaf: Frame) -> bool:
+    """Whether a stack whose running frame is `leaf` was waiting, not running: a built-in
+    that sleeps, selects, polls or takes a lock, or pyinstrument's `[await]`. This is how
+    pyinstrument profiles (live and saved) mark idle samples; py-spy says it itself."""
+    return leaf.name == AWAIT or (leaf.file == BUILTIN_FILE and leaf.name in IDLE_BUILTINS)
 
 
 @dataclass(frozen=True, slots=True)

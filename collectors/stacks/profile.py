@@ -223,6 +223,13 @@ class Profile:
     ticks: int  # sampling instants in the span
     requested_rate: float  # mean requested rate, weighted by window duration
     errors: int = 0
+    considered: int = 0  # samples of the threads shown, idle ones included (before `idle`)
+    idle: int = 0  # of those, samples the sampler saw waiting (shown or not)
+
+    @property
+    def idle_share(self) -> float:
+        """The share (0-1) of the shown threads' samples that were idle, hidden or not."""
+        return self.idle / self.considered if self.considered > 0 else 0.0
 
     @property
     def samples(self) -> int:
@@ -316,8 +323,10 @@ def merge(
     """Add up `windows` into one profile.
 
     `threads` keeps only the stacks of threads with those names (None: every thread);
-    `include_idle=False` drops stacks the sampler saw waiting. `Profile.threads` lists every
-    thread seen whatever the filters, so a pane can offer them all.
+    `include_idle=False` drops stacks the sampler saw waiting; `Profile.idle` and
+    `Profile.considered` still count them, so what was hidden can be said. The rate
+    (`ticks`) always counts every sampling instant, idle or not. `Profile.threads` lists
+    every thread seen whatever the filters, so a pane can offer them all.
     """
     counts: dict[Stack, int] = {}
     seen: dict[tuple[str, int], list[int]] = {}
@@ -327,6 +336,8 @@ def merge(
     sampled = 0.0
     ticks = 0
     errors = 0
+    considered = 0
+    idle = 0
     weighted_rate = 0.0
     for window in windows:
         n += 1
@@ -343,6 +354,9 @@ def merge(
                 entry[1] += count
             if threads is not None and stack.thread not in threads:
                 continue
+            considered += count
+            if stack.idle:
+                idle += count
             if stack.idle and not include_idle:
                 continue
             counts[stack] = counts.get(stack, 0) + count
@@ -357,6 +371,8 @@ def merge(
         ticks=ticks,
         requested_rate=weighted_rate / sampled if sampled > 0 else 0.0,
         errors=errors,
+        considered=considered,
+        idle=idle,
     )
 
 

@@ -22,15 +22,19 @@ native frames (`--native`), and the `process` prefixes only with `--subprocesses
 process from the one attached to down to the one sampled). The sampler always passes
 `--threads` so every line names its thread.
 
-What a window cannot say: with `--idle`, py-spy includes idle threads but does not mark
-which samples were idle, so `Stack.idle` stays False in windows (without `--idle` idle
-threads are simply absent). `py-spy dump --json` (`now()`) does say, and marks them.
+Idle: the sampler always passes `--idle`, so every thread is in every sample, idle or
+not, and the rate is the real one (without it, a program that sleeps looked like a sampler
+that fails: "15.5 Hz of 100 Hz"). But `record` does not say which samples were idle; `py-spy
+dump --json` does, per thread (`active`, from the thread's state in the OS). So while it
+samples, the sampler also runs one nonblocking dump a window (`_probe`), and `IdleStacks`
+learns from each which stacks py-spy saw waiting; a window's stacks are marked idle by what
+was learned, and the windows kept are marked again when that changes. A stack never seen in
+a dump counts as running. The screen hides idle samples by default and says how many.
 
-Ticks (for the achieved rate) are the sample count of the busiest thread in the window: with
-`--idle` every thread is sampled at every tick, so this is exact; without it, it is exact
-whenever one thread was busy all along (the case the rate matters for) and a lower bound
-otherwise. py-spy's own "Samples: N" line counts one per thread per tick, so it is not the
-tick count as soon as there are two threads.
+Ticks (for the achieved rate) are the sample count of the busiest thread in the window:
+with `--idle` every thread is sampled at every tick, so this is exact. py-spy's own
+"Samples: N" line counts one per thread per tick, so it is not the tick count as soon as
+there are two threads.
 
 Safety: the sampler cannot be built without an `AttachPermit`, and a permit can only be made
 from an `Approval`, which only the approval gate makes (actions/stacks.py `AttachPySpy`
@@ -54,6 +58,7 @@ import sys
 import tempfile
 import time
 from collections import Counter, deque
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
@@ -75,7 +80,7 @@ class PySpyOptions:
 
     rate: int = 100  # samples per second
     blocking: bool = False  # pause the target on each sample (exact stacks, slows it down)
-    idle: bool = False  # include idle (waiting) threads
+    idle: bool = False  # show idle samples at first; py-spy samples them (--idle) always
     gil: bool = False  # only samples of the thread holding the GIL
     native: bool = False  # native (C/C++/Rust) frames; py-spy needs blocking for these
     subprocesses: bool = False  # also sample the target's child processes
@@ -87,14 +92,13 @@ class PySpyOptions:
             raise ValueError("py-spy can only read native frames in blocking mode")
 
     def args(self) -> list[str]:
-        """The `py-spy record` flags for these options (`--threads` always)."""
-        args = ["-r", str(self.rate), "--threads"]
+        """The `py-spy record` flags for these options (`--threads` and `--idle` always)."""
+        args = ["-r", str(self.rate), "--threads", "--idle"]
         if not self.blocking:
             args.append("--nonblocking")
         args += [
             flag
             for flag, on in (
-                ("--idle", self.idle),
                 ("--gil", self.gil),
                 ("--native", self.native),
                 ("--subprocesses", self.subprocesses),
@@ -105,11 +109,10 @@ class PySpyOptions:
 
     def names(self) -> tuple[str, ...]:
         """The options in force, for `StackTarget.options` and the audit file."""
-        names = [f"{self.rate} Hz", "blocking" if self.blocking else "nonblocking"]
+        names = [f"{self.rate} Hz", "blocking" if self.blocking else "nonblocking", "idle"]
         names += [
             name
             for name, on in (
-                ("idle", self.idle),
                 ("gil", self.gil),
                 ("native", self.native),
                 ("subprocesses", self.subprocesses),
@@ -224,7 +227,7 @@ def _command(pid: int) -> str:
 # Parsing --------------------------------------------------------------------------------------
 
 _PROCESS = re.compile(r'process (\d+):"(.*?)"(?:;|$)')
-_THREAD = re.compile(r"thread \((\d+)\): ")
+_THREAD = re.compile(r"thread \((\d+)\)(?:: |;|$)")  # no name: py-spy knows none
 _FRAME = re.compile(r"^(?P<name>.*) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
 
 
@@ -253,8 +256,9 @@ def parse_raw_line(line: str, gil: bool = False) -> tuple[Stack, int] | None:
     thread, thread_id = "", 0
     if match := _THREAD.match(rest):
         thread_id = int(match[1])
-        name, _, rest = rest[match.end() :].partition(";")
-        thread = name
+        rest = rest[match.end() :]
+        if match[0].endswith(": "):
+            thread, _, rest = rest.partition(";")
     frames = tuple(parse_frame(part) for part in rest.split(";") if part)
     return Stack(thread, thread_id, frames, gil=gil, process=process), int(count_text)
 
@@ -314,6 +318,63 @@ def parse_dump(text: str) -> tuple[Stack, ...]:
             )
         )
     return tuple(stacks)
+
+
+# Idle stacks ----------------------------------------------------------------------------------
+
+StackKey = tuple[tuple[str, str, int], ...]
+
+
+def stack_key(frames: tuple[Frame, ...]) -> StackKey:
+    """A stack as `record` and `dump` both give it: the Python frames' names, file names
+    (the last part: one may be shortened, the other not) and lines; native frames (which a
+    nonblocking dump has not) are left out."""
+    return tuple((f.name, os.path.basename(f.file), f.line) for f in frames if not f.native)
+
+
+class IdleStacks:
+    """Which stacks py-spy saw waiting, learned from `py-spy dump --json`.
+
+    Each dump says, for every thread, its stack and whether the OS had it running. A stack
+    is idle when it was seen idle more often than running. At most `keep` stacks are
+    remembered (the oldest forgotten first), so a long attach stays bounded."""
+
+    def __init__(self, keep: int = 10_000) -> None:
+        self.keep = keep
+        self._seen: dict[StackKey, list[int]] = {}  # key -> [times idle, times running]
+
+    def learn(self, stacks: Iterable[Stack]) -> bool:
+        """Count what a dump saw; True when a stack's verdict changed (or a new one is idle)."""
+        changed = False
+        for stack in stacks:
+            key = stack_key(stack.frames)
+            if not key:
+                continue
+            counts = self._seen.pop(key, None)
+            before = counts is not None and counts[0] > counts[1]
+            counts = counts or [0, 0]
+            counts[0 if stack.idle else 1] += 1
+            self._seen[key] = counts  # newest last: the first ones are forgotten first
+            changed = changed or before != (counts[0] > counts[1])
+        while len(self._seen) > self.keep:
+            del self._seen[next(iter(self._seen))]
+        return changed
+
+    def idle(self, frames: tuple[Frame, ...]) -> bool:
+        counts = self._seen.get(stack_key(frames))
+        return counts is not None and counts[0] > counts[1]
+
+    def mark(self, window: StackWindow) -> StackWindow:
+        """`window` with each stack's `idle` as learned (the same object if none changed)."""
+        marked: dict[Stack, int] = {}
+        changed = False
+        for stack, count in window.stacks:
+            idle = self.idle(stack.frames)
+            if idle != stack.idle:
+                changed = True
+                stack = replace(stack, idle=idle)
+            marked[stack] = marked.get(stack, 0) + count
+        return replace(window, stacks=tuple(marked.items())) if changed else window
 
 
 # Faults ---------------------------------------------------------------------------------------
@@ -487,6 +548,8 @@ class PySpySampler:
         self._tmp = tempfile.TemporaryDirectory(prefix="perftop-pyspy-")
         self._count = 0
         self._last: StackSample | None = None
+        self.idle_stacks = IdleStacks()
+        self._probe: asyncio.Task[None] | None = None
 
     # control ---------------------------------------------------------------------------
 
@@ -505,6 +568,11 @@ class PySpySampler:
     async def close(self) -> None:
         """Detach and wait for py-spy to exit; the target is resumed if it was left stopped."""
         self.stop()
+        probe, self._probe = self._probe, None
+        if probe is not None:
+            probe.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await probe
         running, self._running = self._running, None
         if running is not None:
             await self._finish(running)
@@ -537,6 +605,8 @@ class PySpySampler:
         of the process's (`ReadFailed`) is started again at once for what is left of the
         window, up to `ATTEMPTS` reads; a window none of whose reads succeeded is lost."""
         self.windows_tried += 1
+        if self._probe is None or self._probe.done():
+            self._probe = asyncio.create_task(self._learn_idle())
         ends: float | None = None
         resumed = False
         for _ in range(ATTEMPTS):
@@ -590,7 +660,7 @@ class PySpySampler:
         running.path.unlink(missing_ok=True)
         options = running.options
         window = parse_raw(text, running.started, duration, options.rate, options.gil)
-        self._add(replace(window, errors=parse_errors(output)))
+        self._add(self.idle_stacks.mark(replace(window, errors=parse_errors(output))))
 
     async def _lost(self, ends: float, resumed: bool) -> StackSample:
         """Count a window no read of which succeeded, and wait out its time (a py-spy that
@@ -618,7 +688,9 @@ class PySpySampler:
         for attempt in range(1, ATTEMPTS + 1):
             returncode, out, err = await self._dump(args)
             if returncode == 0:
-                return parse_dump(out)
+                stacks = parse_dump(out)
+                self._learned(stacks)
+                return stacks
             failure = classify(self.pid, returncode or 1, err)
             if isinstance(failure, TargetEnded):
                 raise CollectorError(f"process {self.pid} has exited")
@@ -626,7 +698,33 @@ class PySpySampler:
                 raise failure
         raise AssertionError("unreachable")
 
-    async def _dump(self, args: list[str]) -> tuple[int, str, str]:
+    async def _learn_idle(self) -> None:
+        """One nonblocking dump, to learn which stacks are idle (see `IdleStacks`). Its
+        failure costs nothing but what it would have taught: the window is sampled anyway."""
+        try:
+            exe = find_pyspy(self.pyspy)
+        except CollectorError:
+            return
+        args = [exe, "dump", "--json", "--nonblocking", "--pid", str(self.pid)]
+        if self.options.subprocesses:
+            args.append("--subprocesses")
+        try:
+            # Nonblocking: it cannot leave the target stopped, so it resumes nothing (the
+            # window's own check does, and says so).
+            returncode, out, _ = await self._dump(args, resume=False)
+            if returncode == 0:
+                self._learned(parse_dump(out))
+        except (CollectorError, ValueError, TypeError, AttributeError):
+            return
+
+    def _learned(self, stacks: Iterable[Stack]) -> None:
+        """Learn from a dump; mark the kept windows again if a verdict changed."""
+        if self.idle_stacks.learn(stacks):
+            marked = [self.idle_stacks.mark(window) for window in self.windows]
+            self.windows.clear()
+            self.windows.extend(marked)
+
+    async def _dump(self, args: list[str], resume: bool = True) -> tuple[int, str, str]:
         """Run one `py-spy dump`; killed if the caller is cancelled (nothing left behind)."""
         try:
             process = await asyncio.create_subprocess_exec(
@@ -645,7 +743,8 @@ class PySpySampler:
             await asyncio.shield(process.wait())
             raise
         finally:
-            self._resume()
+            if resume:
+                self._resume()
         return process.returncode or 0, out.decode(errors="replace"), err.decode(errors="replace")
 
     # internals ---------------------------------------------------------------------------
