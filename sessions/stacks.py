@@ -11,13 +11,16 @@ detaches (also through the gate), and the section is built from the store:
      "last_failure": "py-spy failed: Failed to get stack traces",
      "threads": [{"name": "MainThread", "thread_id": 12, "samples": 510, "idle": 0}],
      "top_own": [{"name": "burn_cpu", "file": "burn.py", "own": 500, "total": 500,
-                  "own_percent": 98.0, "total_percent": 98.0}, ...],      # at most 20
+                  "own_percent": 98.0, "total_percent": 98.0, "line": 7}, ...],  # at most 20
      "top_total": [...],
      "error": null}
 
 "samples" counts every sample, idle ones included (py-spy always samples idle threads), and
 "idle" is the share (0 to 1) of them that py-spy saw waiting; the top lists, like the Stacks
 screen by default, rank the samples that were not idle (their percentages are of those).
+Files are named as the screen names them (collectors/stacks/names.py: `<stdlib>/json/
+encoder.py`, `<site>/pkg/mod.py`, else the shortest ending of the path no other file
+shares); "line" is the line the function was at most.
 
 A window none of whose reads succeeded (py-spy retries a failed read at once) is lost: it
 is counted in "windows_lost" and the section still stands; only when every window was lost
@@ -30,6 +33,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import Literal
 
 from ..actions.gate import Gate
 from ..actions.process import ProcessTarget
@@ -37,6 +41,7 @@ from ..actions.stacks import AttachPySpy, DetachPySpy
 from ..collectors.base import tick
 from ..collectors.stacks.detect import why_not_python
 from ..collectors.stacks.model import StackSample
+from ..collectors.stacks.names import Names
 from ..collectors.stacks.profile import merge
 from ..redact import redact
 from ..store import Store
@@ -52,6 +57,12 @@ def section(sample: StackSample | None, status_message: str = "") -> dict[str, o
         return {"pid": sample.target.pid, "error": f"{sample.last_failure} ({sample.lost_text})"}
     profile = merge(sample.windows)
     running = merge(sample.windows, include_idle=False)
+    names = Names(frame.file for stack, _ in profile.stacks for frame in stack.frames)
+
+    def top(by: Literal["own", "total"]) -> list[dict[str, object]]:
+        stats = running.top_functions(by, TOP)
+        return [{**dataclasses.asdict(s), "file": names.file(s.file)} for s in stats]
+
     return {
         "pid": sample.target.pid,
         "command": redact(sample.target.command),
@@ -71,8 +82,8 @@ def section(sample: StackSample | None, status_message: str = "") -> dict[str, o
         "lost": sample.lost_text,
         "last_failure": sample.last_failure,
         "threads": [dataclasses.asdict(t) for t in profile.threads],
-        "top_own": [dataclasses.asdict(s) for s in running.top_functions("own", TOP)],
-        "top_total": [dataclasses.asdict(s) for s in running.top_functions("total", TOP)],
+        "top_own": top("own"),
+        "top_total": top("total"),
         "error": None,
     }
 

@@ -370,6 +370,9 @@ async def test_headless_section(burner, tmp_path: Path) -> None:
     doc = await stacks_section(burner.pid, 1.0, gate=gate(tmp_path), window=0.5)
     assert doc["error"] is None, doc
     assert doc["top_own"][0]["name"] == "burn_cpu"  # type: ignore[index]
+    # Named as the screen names it (py-spy gives full paths now), with its line.
+    assert doc["top_own"][0]["file"] == "burn.py"  # type: ignore[index]
+    assert doc["top_own"][0]["line"] in (10, 11)  # type: ignore[index] # the loop in burn_cpu
     assert doc["samples"] > 0 and doc["achieved_rate"] > 0  # type: ignore[operator]
     refused = await stacks_section(burner.pid, 1.0, gate=gate(tmp_path, answer=False))
     assert refused["error"] and "top_own" not in refused

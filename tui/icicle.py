@@ -12,6 +12,9 @@ from six theme colours, so the functions of one module share a colour across the
 and from one refresh to the next; native frames are drawn muted. Colours are component
 classes that use theme variables only, so every theme (including the ANSI one) applies.
 
+Boxes read `name (file:line)` (names.py: the same naming as the other views), cut to the
+box's width: the name comes first, so a narrow box still says which function it is.
+
 Drawn with the line API: only the rows on screen are formatted, each once per layout.
 """
 
@@ -30,6 +33,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from ..collectors.stacks.names import Names
 from ..collectors.stacks.profile import CallNode, Cell, FunctionKey, icicle_rows
 from .text import neutralise
 
@@ -110,6 +114,8 @@ class Icicle(ScrollView, can_focus=True):
         """The node drawn in the top row (a root, frame None, is drawn as "all")."""
         self.selected: Path = ()
         """The path of the selected box; kept across refreshes while that path exists."""
+        self.names = Names()
+        """How the boxes name files (the screen's, one per profile)."""
         self._rows: list[list[Cell]] = []
         self._laid_out_for: tuple[int, int] | None = None  # (id of node, width)
         self._strips: dict[int, Strip] = {}
@@ -117,9 +123,12 @@ class Icicle(ScrollView, can_focus=True):
 
     # the public API -----------------------------------------------------------------------
 
-    def show(self, node: CallNode | None) -> None:
-        """Draw `node`'s subtree; keep the selection on the same path if it is still there."""
+    def show(self, node: CallNode | None, names: Names | None = None) -> None:
+        """Draw `node`'s subtree; keep the selection on the same path if it is still there.
+        `names` says how files are shown (names.py): each box reads `name (file:line)`."""
         self.node = node
+        if names is not None:
+            self.names = names
         self._laid_out_for = None
         self._layout()
         self.refresh()
@@ -310,4 +319,4 @@ class Icicle(ScrollView, can_focus=True):
         frame = cell.node.frame
         if frame is None:
             return f"all ({cell.node.total} samples)"
-        return neutralise(frame.name)
+        return neutralise(self.names.label(frame))

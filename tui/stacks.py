@@ -22,6 +22,10 @@ now, `e` export, `d` detach, Enter drill in, Backspace back out, Escape back out
 `t` is not used: on the dashboard it means the process tree. Sampler options are only asked
 for (`OptionsChanged`); the app restarts the sampler, through the gate where it must.
 
+Naming (collectors/stacks/names.py), the same in every view and for every profiler:
+qualified function names, files as `<stdlib>/json/encoder.py`, `<site>/pkg/mod.py` or the
+shortest ending of their path no other file of the profile shares, and always `file:line`.
+
 Function and file names are untrusted: every one is drawn through `literal`/`neutralise`.
 """
 
@@ -46,6 +50,7 @@ from textual.widgets import Input, Static, Tree
 from textual.widgets.tree import TreeNode
 
 from ..collectors.stacks.model import Mode, Stack, StackSample
+from ..collectors.stacks.names import Names
 from ..collectors.stacks.profile import (
     CallNode,
     FunctionStat,
@@ -176,6 +181,7 @@ class FunctionTable(ScrollView, can_focus=True):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.by: SortBy = "own"
+        self.names = Names()
         self.filter_text = ""
         self._all: list[FunctionStat] = []
         self._rows: list[FunctionStat] = []
@@ -188,9 +194,12 @@ class FunctionTable(ScrollView, can_focus=True):
         """The functions after the filter, in order, top first."""
         return self._rows
 
-    def update(self, stats: list[FunctionStat], by: SortBy) -> None:
-        """Show `stats` (already ranked by `by`), filtered by the filter text."""
+    def update(self, stats: list[FunctionStat], by: SortBy, names: Names | None = None) -> None:
+        """Show `stats` (already ranked by `by`), filtered by the filter text; files as
+        `names` shows them, with the line each function was at most."""
         self._all, self.by = stats, by
+        if names is not None:
+            self.names = names
         needle = self.filter_text.casefold()
         self._rows = [s for s in stats if needle in s.name.casefold()] if needle else stats
         self._cursor = max(0, min(self._cursor, len(self._rows) - 1))
@@ -276,7 +285,7 @@ class FunctionTable(ScrollView, can_focus=True):
         for text, (_, w) in zip((*numbers, str(stat.total)), _NUMBERS, strict=True):
             segments.append(Segment(text.rjust(w) + " ", plain))
         segments.append(Segment(" " + set_cell_size(neutralise(stat.name), function) + " ", plain))
-        where = neutralise(stat.file)
+        where = neutralise(self.names.where(stat.file, stat.line))
         if cell_len(where) > file > 1:  # the end of a path says more than its start
             where = "…" + where[len(where) - file + 1 :]
         segments.append(Segment(set_cell_size(where, file), dim))
@@ -308,6 +317,7 @@ class CallTree(Tree[Path]):
         """Paths shown expanded; kept across refreshes."""
         self._call_nodes: dict[Path, CallNode] = {}
         self._whole = 1
+        self.names = Names()
 
     def label_for(self, node: CallNode) -> Text:
         """`total% own%  name  file:line`, percentages of the drilled node's samples."""
@@ -317,12 +327,14 @@ class CallTree(Tree[Path]):
             text.append(f"all threads ({node.total} samples)", "bold")
             return text
         text.append_text(literal(node.frame.name, "bold"))
-        where = f"{node.frame.file}:{node.frame.line}" if node.frame.line else node.frame.file
+        where = self.names.where(node.frame.file, node.frame.line)
         text.append_text(literal(f"  {where}", "dim"))
         return text
 
-    def show(self, top: CallNode, reset: bool) -> None:
+    def show(self, top: CallNode, reset: bool, names: Names | None = None) -> None:
         """Show `top`'s subtree; `reset` expands only its hottest path (a new drill)."""
+        if names is not None:
+            self.names = names
         if reset or not self.expanded_paths:
             self.expanded_paths = hottest_path(top)
         self._whole = top.total
@@ -432,6 +444,7 @@ class DumpScreen(ModalScreen[None]):
 def dump_text(stacks: tuple[Stack, ...]) -> Text:
     """Threads one after another, as `py-spy dump` prints them: the running frame first."""
     text = Text(no_wrap=True, end="")
+    names = Names.of(frame for stack in stacks for frame in stack.frames)
     for stack in stacks:
         state = "idle" if stack.idle else "active"
         head = f"Thread {stack.thread_id} ({state})" + (
@@ -443,7 +456,7 @@ def dump_text(stacks: tuple[Stack, ...]) -> Text:
         for frame in reversed(stack.frames):
             text.append("    ")
             text.append_text(literal(frame.name))
-            where = f"{frame.file}:{frame.line}" if frame.line else frame.file
+            where = names.where(frame.file, frame.line)
             if where:
                 text.append_text(literal(f" ({where})", "dim"))
             text.append("\n")
@@ -549,6 +562,8 @@ class StacksScreen(Screen[None]):
         self.profile: Profile | None = None
         """What the views show: the merged windows of the span, after thread and idle."""
         self._calls: CallNode | None = None
+        self.names = Names()
+        """How the views show the profile's files (names.py), made once per profile."""
         self._profile_key: tuple[object, ...] | None = None
         self._stale: set[View] = set(VIEWS)
         self._composed = False
@@ -597,6 +612,7 @@ class StacksScreen(Screen[None]):
             windows = sample.windows if whole else select(sample.windows, self.span)
             threads = None if self.thread is None else (self.thread,)
             self.profile = merge(windows, threads, include_idle=self.idle)
+            self.names = Names(f.file for stack, _ in self.profile.stacks for f in stack.frames)
             self._calls = None
         self._profile_key = key
         # A drilled frame that left the span: back out to its nearest caller still there.
@@ -679,15 +695,15 @@ class StacksScreen(Screen[None]):
             return
         if self.view == "top":
             stats = subtree(profile, self.path).top_functions(self.sort_by)
-            self.query_one(FunctionTable).update(stats, self.sort_by)
+            self.query_one(FunctionTable).update(stats, self.sort_by, self.names)
             return
         node = self.focus_node
         if node is None:
             return
         if self.view == "tree":
-            self.query_one(CallTree).show(node, reset_tree)
+            self.query_one(CallTree).show(node, reset_tree, self.names)
         else:
-            self.query_one(Icicle).show(node)
+            self.query_one(Icicle).show(node, self.names)
 
     def _focus_view(self) -> None:
         target = {"top": "#stacks-top", "tree": "#stacks-tree", "icicle": "#icicle"}[self.view]
@@ -888,7 +904,7 @@ class StacksScreen(Screen[None]):
         if node is None or node.frame is None:
             info.update(Text("↑↓←→ select · Enter zooms in · Backspace zooms out", "dim"))
             return
-        text = literal(node.frame.label, "bold")
+        text = literal(self.names.label(node.frame), "bold")
         text.append(
             f"  total {percent(node.total, whole):.1f}% ({node.total})"
             f"  own {percent(node.own, whole):.1f}% ({node.own})",

@@ -41,8 +41,11 @@ Wire format: one JSON object per line (UTF-8), written to the inherited pipe `--
 - `{"type": "hello", "pid", "python", "executable", "pyinstrument", "interval", "thread_id"}`
 - `{"type": "window", "started", "duration", "records", "frames": [[name, file, line]...],
   "stacks": [[thread, [frame index, root first...], seconds]...]}` - `line` is the line
-  the function was at (its first line where pyinstrument does not say); a method's name is
-  `Class.method`; built-in functions have the file `<built-in>`.
+  the function was at (its first line where pyinstrument does not say); a function's name
+  is its qualified name (`co_qualname`, Python 3.11+: `Class.method`,
+  `outer.<locals>.<genexpr>`, as py-spy names it), looked up from the code of its file
+  (`Qualnames`), else `Class.method` from pyinstrument's class of `self`; built-in
+  functions have the file `<built-in>`.
 - `{"type": "error", "message"}` - the agent could not profile (pyinstrument missing...).
 - `{"type": "end", "session": path or null}` - the program finished (normally or not).
 
@@ -71,6 +74,7 @@ import runpy  # noqa: E402
 import shlex  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
+import types  # noqa: E402
 from typing import TYPE_CHECKING, Any  # noqa: E402
 
 if TYPE_CHECKING:  # only in annotations: the agent also runs on Python 3.8
@@ -119,22 +123,84 @@ class Pipe:
                     self.open = False
 
 
-def split_info(info: str) -> tuple[str, str, int]:
-    """pyinstrument's frame info `name\\0file\\0line[\\1attr...]` as (name, file, line)."""
+def info_parts(info: str) -> tuple[str, str, int, str, int]:
+    """pyinstrument's frame info `name\\0file\\0first line[\\1attr...]` as (code name,
+    file, first line, class of `self` or "", line the frame was at or its first line)."""
     identifier, _, attributes = info.partition("\x01")
     parts = identifier.split("\x00")
     name = parts[0]
     file = parts[1] if len(parts) > 1 else ""
     try:
-        line = int(parts[2]) if len(parts) > 2 else 0
+        first = int(parts[2]) if len(parts) > 2 else 0
     except ValueError:
-        line = 0
+        first = 0
+    owner, line = "", first
     for attribute in attributes.split("\x01") if attributes else ():
         if attribute[:1] == "c":
-            name = attribute[1:] + "." + name
+            owner = attribute[1:]
         elif attribute[:1] == "l" and attribute[1:].isdigit():
             line = int(attribute[1:])
-    return name, file, line
+    return name, file, first, owner, line
+
+
+def split_info(info: str) -> tuple[str, str, int]:
+    """pyinstrument's frame info as (name, file, line); a method is `Class.method`."""
+    name, file, _, owner, line = info_parts(info)
+    return (owner + "." + name if owner else name), file, line
+
+
+class Qualnames:
+    """The qualified names (`co_qualname`, Python 3.11+) of the functions pyinstrument
+    names by code name, first line and file: read from the code compiled from each file,
+    once per file (compiling runs nothing). None where it cannot be said: an older Python,
+    no such file, a file changed since (no function of that name starts on that line)."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, dict[tuple[str, int], str] | None] = {}
+
+    def get(self, name: str, file: str, first: int) -> str | None:
+        if not hasattr(types.CodeType, "co_qualname"):
+            return None
+        if file not in self.files:
+            self.files[file] = self._read(file)
+        table = self.files[file]
+        return table.get((name, first)) if table is not None else None
+
+    @staticmethod
+    def _read(file: str) -> dict[tuple[str, int], str] | None:
+        if not file or file.startswith("<") or not file.endswith((".py", ".pyw")):
+            return None
+        try:
+            with open(file, "rb") as handle:
+                code = compile(handle.read(), file, "exec", dont_inherit=True)
+        except (OSError, SyntaxError, ValueError, UnicodeDecodeError, MemoryError):
+            return None
+        table: dict[tuple[str, int], str] = {}
+        pending = [code]
+        while pending:
+            each = pending.pop()
+            table.setdefault((each.co_name, each.co_firstlineno), each.co_qualname)
+            pending.extend(c for c in each.co_consts if isinstance(c, types.CodeType))
+        return table
+
+    def frame(self, info: str) -> tuple[str, str, int]:
+        """(name, file, line) of a frame info, the name qualified where it can be."""
+        name, file, first, owner, line = info_parts(info)
+        qualified = self.get(name, file, first)
+        if qualified is not None:
+            return qualified, file, line
+        return (owner + "." + name if owner else name), file, line
+
+    def info(self, info: str) -> str:
+        """The frame info with the qualified name in place of the code name (and no class
+        of `self`), for sessions pyinstrument and perftop read back; unchanged if none."""
+        name, file, first, _, _ = info_parts(info)
+        qualified = self.get(name, file, first)
+        if qualified is None:
+            return info
+        _, _, attributes = info.partition("\x01")
+        kept = [a for a in attributes.split("\x01") if a and a[:1] != "c"] if attributes else []
+        return "\x00".join((qualified, file, str(first))) + "".join("\x01" + a for a in kept)
 
 
 class Folder:
@@ -143,6 +209,8 @@ class Folder:
     def __init__(self, own_files: set[str], interval: float) -> None:
         self.own_files = own_files
         self.interval = interval
+        self.qualnames = Qualnames()
+        self._frames: dict[str, tuple[str, str, int]] = {}  # frame info -> (name, file, line)
         self.totals: dict[tuple[str, ...], float] = {}  # the whole run, for the session
         self.records = 0
 
@@ -177,7 +245,9 @@ class Folder:
             thread = key[0].split("\x00")[0]
             path: list[int] = []
             for info in key[1:]:
-                frame = split_info(info)
+                frame = self._frames.get(info)
+                if frame is None:
+                    frame = self._frames[info] = self.qualnames.frame(info)
                 if frame not in index:
                     index[frame] = len(frames)
                     frames.append(list(frame))
@@ -254,8 +324,13 @@ def save_session(folder: Folder, session_path: str, started: float, target: str)
 
     thread = threading.current_thread()
     root = f"{thread.name}\x00{THREAD_FILE}\x00{thread.ident or 0}"
+    qualified = folder.qualnames.info
+    records: dict[tuple[str, ...], float] = {}
+    for stack, seconds in folder.totals.items():
+        key = (stack[0], *(qualified(info) for info in stack[1:]))
+        records[key] = records.get(key, 0.0) + seconds
     session = Session(
-        frame_records=[(list(stack), seconds) for stack, seconds in folder.totals.items()],
+        frame_records=[(list(stack), seconds) for stack, seconds in records.items()],
         start_time=started,
         duration=time.time() - started,
         min_interval=folder.interval,

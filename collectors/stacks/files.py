@@ -6,7 +6,9 @@ Two formats:
   `pyinstrument --outfile x.pyisession` or `Session.save` write), read with pyinstrument's
   own `Session.from_json` (the parser behind `Session.load`), so pyinstrument must be
   importable in perftop's environment for these files. Each record's time is counted in
-  units of the session's interval (1 ms by default), as `perftop run` counts it live; the
+  units of the session's interval (1 ms by default), as `perftop run` counts it live;
+  functions get their qualified names as `perftop run` gives them (agent.py `Qualnames`,
+  where the source files are still there); the
   root `<thread>` frame becomes the stack's thread; a stack is idle as `perftop run` marks
   it live (an `[await]` leaf, or a built-in that sleeps, selects or waits on a lock).
 - a speedscope JSON file (https://www.speedscope.app/file-format-schema.json): every profile
@@ -33,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from ...redact import redact
-from .agent import THREAD_FILE, split_info
+from .agent import THREAD_FILE, Qualnames, split_info
 from .model import Frame, Stack, StackSample, StackTarget, StackWindow, waits
 
 SECONDS_PER_UNIT = {
@@ -101,6 +103,7 @@ def _from_pyinstrument(file: Path, document: dict[str, Any]) -> StackSample:
     counts: dict[Stack, int] = {}
     per_thread: dict[int, int] = {}
     frames: dict[str, Frame] = {}
+    qualnames = Qualnames()
     for stack, seconds in session.frame_records:
         if not isinstance(stack, list) or not stack:
             raise _Corrupt("a frame record without a stack")
@@ -113,7 +116,9 @@ def _from_pyinstrument(file: Path, document: dict[str, Any]) -> StackSample:
         count = round(float(seconds) / unit)
         if count <= 0:
             continue
-        path = tuple(frames.get(i) or frames.setdefault(i, _pyinstrument_frame(i)) for i in infos)
+        path = tuple(
+            frames.get(i) or frames.setdefault(i, _pyinstrument_frame(i, qualnames)) for i in infos
+        )
         key = Stack(thread, thread_id, path, idle=waits(path[-1]))
         counts[key] = counts.get(key, 0) + count
         per_thread[thread_id] = per_thread.get(thread_id, 0) + count
@@ -129,8 +134,8 @@ def _from_pyinstrument(file: Path, document: dict[str, Any]) -> StackSample:
     return _sample(file, window, threads or ["MainThread"], "pyinstrument session")
 
 
-def _pyinstrument_frame(info: str) -> Frame:
-    name, where, line = split_info(info)
+def _pyinstrument_frame(info: str, qualnames: Qualnames) -> Frame:
+    name, where, line = qualnames.frame(info)
     if not isinstance(name, str) or not name:
         raise _Corrupt("a frame without a name")
     return Frame(name, where, line)

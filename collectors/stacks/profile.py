@@ -14,19 +14,40 @@ Pure functions over `StackWindow`s (model.py): nothing here samples, formats or 
 
 Function identity is `(name, file)`: the line number of a frame is where the function was
 *at*, which varies from sample to sample, so it does not split a function in the tables or
-in the tree. A tree node keeps the line only when every sample it covers agrees on it.
+in the tree. A function in the top table and a tree node show the line most of their
+samples were at (names.py: every view shows a line).
 Percentages are of all samples in the profile (after the thread and idle filters).
+
+Torn stacks: py-spy sometimes reads a stack without its outermost frames (the thread moved
+on while it was read). Left alone, each would be a root of its own beside the thread's real
+one. `mend` puts such a stack back under the frames that lead to its outermost function in
+the thread's whole stacks (the most sampled way there), or, when that function was never
+seen below the root, under one `(torn stack)` frame: every sample is still counted once,
+under the root, and nothing invents a caller that was never seen.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+import dataclasses
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 from .model import Frame, Stack, StackWindow
 
 FunctionKey = tuple[str, str]  # (name, file)
+
+TORN = Frame("(torn stack)", "")
+"""The frame stacks torn by the sampler are counted under when nothing says where they go."""
+
+ENTRIES = frozenset({"<module>", "_bootstrap", "_bootstrap_inner", "_shutdown"})
+"""Functions (the last part of the name) a thread's stack may really start with."""
+
+
+def _hottest(lines: Mapping[int, int]) -> int:
+    """The line with the most samples (the lowest of equals); 0 when none is known."""
+    known = {line: n for line, n in lines.items() if line}
+    return min(known, key=lambda line: (-known[line], line)) if known else 0
 
 
 def function_key(frame: Frame) -> FunctionKey:
@@ -64,6 +85,7 @@ class FunctionStat:
     total: int  # samples where it was anywhere on the stack (recursion counted once)
     own_percent: float  # of all samples in the profile
     total_percent: float
+    line: int = 0  # the line most of its samples were at (own ones first); 0 if unknown
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +216,7 @@ class _Building:
     total: int = 0
     own: int = 0
     children: dict[FunctionKey, _Building] = field(default_factory=dict)
+    lines: dict[int, int] = field(default_factory=dict)  # line -> samples at it
 
 
 def _freeze(built: _Building, path: tuple[FunctionKey, ...], depth: int) -> CallNode:
@@ -260,13 +283,20 @@ class Profile:
         """Functions ranked by own or total samples (ties: the other count, then name)."""
         own: dict[FunctionKey, int] = {}
         total: dict[FunctionKey, int] = {}
+        own_lines: dict[FunctionKey, dict[int, int]] = {}
+        lines: dict[FunctionKey, dict[int, int]] = {}
         for stack, count in self.stacks:
             if not stack.frames:
                 continue
             leaf = function_key(stack.frames[-1])
             own[leaf] = own.get(leaf, 0) + count
+            at = own_lines.setdefault(leaf, {})
+            at[stack.frames[-1].line] = at.get(stack.frames[-1].line, 0) + count
             for key in {function_key(f) for f in stack.frames}:
                 total[key] = total.get(key, 0) + count
+            for frame in stack.frames:
+                at = lines.setdefault(function_key(frame), {})
+                at[frame.line] = at.get(frame.line, 0) + count
         samples = self.samples or 1
         stats = [
             FunctionStat(
@@ -276,6 +306,7 @@ class Profile:
                 count,
                 100.0 * own.get((name, file), 0) / samples,
                 100.0 * count / samples,
+                _hottest(own_lines.get((name, file), {})) or _hottest(lines[(name, file)]),
             )
             for (name, file), count in total.items()
         ]
@@ -288,7 +319,6 @@ class Profile:
     def call_tree(self) -> CallNode:
         """Root (frame None) → children by function along each stack, with counts."""
         root = _Building(Frame("", ""))
-        mixed_lines: set[int] = set()  # ids of nodes whose samples disagree on the line
         for stack, count in self.stacks:
             node = root
             node.total += count
@@ -297,14 +327,13 @@ class Profile:
                 child = node.children.get(key)
                 if child is None:
                     child = node.children[key] = _Building(frame)
-                elif child.frame.line != frame.line and id(child) not in mixed_lines:
-                    mixed_lines.add(id(child))
+                child.lines[frame.line] = child.lines.get(frame.line, 0) + count
                 child.total += count
                 node = child
             node.own += count
         for built in _all(root):
-            if id(built) in mixed_lines:
-                built.frame = Frame(built.frame.name, built.frame.file, 0, built.frame.native)
+            if len(built.lines) > 1:  # the samples disagree: the line most were at
+                built.frame = dataclasses.replace(built.frame, line=_hottest(built.lines))
         tree = _freeze(root, (), 0)
         return CallNode(None, tree.total, tree.own, tree.children, (), 0)
 
@@ -357,9 +386,10 @@ def merge(
             considered += count
             if stack.idle:
                 idle += count
-            if stack.idle and not include_idle:
-                continue
             counts[stack] = counts.get(stack, 0) + count
+    counts = mend(counts)
+    if not include_idle:
+        counts = {stack: count for stack, count in counts.items() if not stack.idle}
     ordered = sorted(counts.items(), key=lambda item: -item[1])
     return Profile(
         stacks=tuple(ordered),
@@ -374,6 +404,62 @@ def merge(
         considered=considered,
         idle=idle,
     )
+
+
+def _entry(frame: Frame) -> bool:
+    return frame.native or frame.name.rpartition(".")[2] in ENTRIES
+
+
+def mend(counts: Mapping[Stack, int]) -> dict[Stack, int]:
+    """`counts` with every torn stack put back under its thread's root (see the module doc).
+
+    Per thread (of each process): its root is the outermost function of most of its
+    samples, among those a thread really starts with (`<module>`, `Thread._bootstrap`...)
+    when there are any. A stack that starts elsewhere, with a function that is no such
+    start, is torn. It goes under the frames that lead to that function in the whole stacks
+    (where it is first met, the most sampled way there), else under `TORN`.
+    """
+    threads: dict[tuple[int, int, str], list[tuple[Stack, int]]] = {}
+    for stack, count in counts.items():
+        threads.setdefault((stack.process, stack.thread_id, stack.thread), []).append(
+            (stack, count)
+        )
+    mended: dict[Stack, int] = {}
+    for stacks in threads.values():
+        roots: dict[FunctionKey, int] = {}
+        entries: set[FunctionKey] = set()
+        for stack, count in stacks:
+            if stack.frames:
+                key = function_key(stack.frames[0])
+                roots[key] = roots.get(key, 0) + count
+                if _entry(stack.frames[0]):
+                    entries.add(key)
+        choice = {k: n for k, n in roots.items() if k in entries} or roots
+        root = max(choice, key=lambda k: (choice[k], k)) if choice else None
+        whole: list[tuple[Stack, int]] = []
+        torn: list[tuple[Stack, int]] = []
+        for stack, count in stacks:
+            first = stack.frames[0] if stack.frames else None
+            broken = first is not None and function_key(first) != root and not _entry(first)
+            (torn if broken else whole).append((stack, count))
+        ways: dict[FunctionKey, dict[tuple[Frame, ...], int]] = {}
+        for stack, count in whole:
+            met: set[FunctionKey] = set()
+            for depth, frame in enumerate(stack.frames[1:], 1):
+                key = function_key(frame)
+                if key in met:
+                    continue
+                met.add(key)
+                way = ways.setdefault(key, {})
+                way[stack.frames[:depth]] = way.get(stack.frames[:depth], 0) + count
+        for stack, count in whole:
+            mended[stack] = mended.get(stack, 0) + count
+        for stack, count in torn:
+            found = ways.get(function_key(stack.frames[0]))
+            prefix = max(found, key=lambda p: (found[p], p)) if found else (TORN,)
+            stack = dataclasses.replace(stack, frames=prefix + stack.frames)
+            mended[stack] = mended.get(stack, 0) + count
+    return mended
 
 
 def recent(

@@ -20,7 +20,10 @@ Raw lines, as py-spy 0.4 writes them here (one per distinct stack, root first):
 with `FRAME` = `name (file:line)` for Python, `name (lib.so)` or `0xADDR (lib.so)` for
 native frames (`--native`), and the `process` prefixes only with `--subprocesses` (one per
 process from the one attached to down to the one sampled). The sampler always passes
-`--threads` so every line names its thread.
+`--threads` so every line names its thread (`thread (TID);` alone when py-spy knows no
+name), and `--full-filenames`, so files are full paths as pyinstrument gives them (names.py
+shortens both the same way; without it py-spy cuts them at the sys.path entry, and
+`json/encoder.py` could be the standard library's or anyone's).
 
 Idle: the sampler always passes `--idle`, so every thread is in every sample, idle or
 not, and the rate is the real one (without it, a program that sleeps looked like a sampler
@@ -92,8 +95,9 @@ class PySpyOptions:
             raise ValueError("py-spy can only read native frames in blocking mode")
 
     def args(self) -> list[str]:
-        """The `py-spy record` flags for these options (`--threads` and `--idle` always)."""
-        args = ["-r", str(self.rate), "--threads", "--idle"]
+        """The `py-spy record` flags for these options (`--threads`, `--idle` and
+        `--full-filenames` always: names.py shortens paths the same for every profiler)."""
+        args = ["-r", str(self.rate), "--threads", "--idle", "--full-filenames"]
         if not self.blocking:
             args.append("--nonblocking")
         args += [
@@ -296,13 +300,14 @@ def parse_errors(output: str) -> int:
 
 
 def parse_dump(text: str) -> tuple[Stack, ...]:
-    """`py-spy dump --json` as one stack per thread (root first; idle = not active)."""
+    """`py-spy dump --json` as one stack per thread (root first; idle = not active; files
+    as full paths, as the windows have them)."""
     stacks = []
     for thread in json.loads(text):
         frames = tuple(
             Frame(
                 str(f.get("name", "")),
-                str(f.get("short_filename") or f.get("filename") or ""),
+                str(f.get("filename") or f.get("short_filename") or ""),
                 int(f.get("line") or 0),
             )
             for f in reversed(thread.get("frames") or [])
