@@ -442,6 +442,8 @@ async def test_pyinstrument_has_no_py_spy_options_and_says_main_thread_only() ->
         assert app.messages == []
         text = screen_text(app)
         assert notice in text and "pyinstrument" in text and "blocking" not in text
+        # No sampler options to speak of; what was hidden is said instead (item 8).
+        assert "options:" not in text and "idle: 49% hidden (i shows)" in text
 
 
 @run

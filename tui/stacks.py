@@ -747,8 +747,10 @@ class StacksScreen(Screen[None]):
         line.append_text(thread)
         if profile is not None:
             line.append(f" · {idle_text(profile, self.idle)}")
-        on = [name for name, value in self._toggles() if value]
-        line.append(f" · options: {', '.join(on) if on else 'none'}")
+        toggles = self._toggles()
+        if toggles:  # pyinstrument and saved files have no sampler options to show
+            on = [name for name, value in toggles if value]
+            line.append(f" · options: {', '.join(on) if on else 'none'}")
         lines.append(line)
         line = Text(end="")
         for view in VIEWS:
