@@ -12,7 +12,8 @@ A line, in austin's full mode (`-f`, which adds the idle flag), root frame first
 
 Each line is one thread at one sampling instant, idle threads included (`Stack.idle` from
 the flag), so the ticks of a window (for the achieved rate) are the samples of its busiest
-thread, exactly; idle samples are kept when the `idle` option asks for them. A stack austin
+thread, exactly. Idle samples are kept, as py-spy's are (the screen hides them at first
+and says how many); austin marks them itself, so no dump is needed to tell. A stack austin
 could not read (`:INVALID:`) counts in the window's `errors`. austin does not know Python's
 thread names: a thread is `MainThread` when its id is the process's, else `thread <tid>`.
 
@@ -296,9 +297,8 @@ class AustinSampler(PySpySampler):
                 continue
             if self._counts is not counts:  # a window was cut since the last line
                 counts, per_thread = self._counts, self._per_thread
-            per_thread[(stack.process, stack.thread_id)] += 1  # a tick, idle or not
-            if not stack.idle or self.options.idle:
-                counts[stack] = counts.get(stack, 0) + 1
+            per_thread[(stack.process, stack.thread_id)] += 1
+            counts[stack] = counts.get(stack, 0) + 1
 
     def _reset(self) -> None:
         self._counts, self._per_thread, self._unread = {}, Counter(), 0
