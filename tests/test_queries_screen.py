@@ -867,3 +867,37 @@ def test_snapshot_pg_tables_80x24(snap_compare: Any) -> None:
 
 def test_snapshot_pg_tables_160x45(snap_compare: Any) -> None:
     assert snap_compare(Host(layout_store()), terminal_size=(160, 45))
+
+
+@run
+async def test_a_tick_with_new_figures_repaints_without_laying_the_screen_out(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Four lines updated every tick with Static.update used to lay the whole screen out
+    once a tick: on a real server that cost more than drawing the two tables."""
+    from textual.screen import Screen as TextualScreen
+
+    layouts = 0
+    real = TextualScreen._refresh_layout
+
+    def counted(self: TextualScreen[Any], *args: Any, **kwargs: Any) -> None:
+        nonlocal layouts
+        layouts += 1
+        real(self, *args, **kwargs)
+
+    monkeypatch.setattr(TextualScreen, "_refresh_layout", counted)
+    app = Host(pg_store())
+    async with app.run_test(size=(160, 45)) as pilot:
+        await pilot.pause()
+        screen = queries(app)
+        before = static_text(screen, "#pg-summary")
+        layouts = 0
+        for tick in range(1, 6):
+            rates = tuple(
+                dataclasses.replace(r, ms_per_s=r.ms_per_s + tick) for r in fixed_statements()
+            )
+            app.store.put("pg.statements", statements_sample(rates))  # type: ignore[union-attr]
+            screen.show(app.store)  # type: ignore[arg-type]
+            await pilot.pause()
+        assert static_text(screen, "#pg-summary") != before  # the figures did change
+        assert layouts == 0

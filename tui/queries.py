@@ -44,6 +44,7 @@ from .pg_tables import (
 )
 from .pickers import _PICKER_CSS, _Picker
 from .query_text import QueryTextScreen
+from .statics import show_text
 from .text import literal
 
 SERVER_SOURCE = "pg.server"
@@ -226,8 +227,9 @@ class QueriesScreen(Screen[None]):
             self.statements.update(self.sample.statements)
         if self.activity is not None and self.activity_table.backends is not self.activity.backends:
             self.activity_table.update(self.activity.backends)
-        self.query_one("#pg-summary", Static).update(
-            summary(self.server, self.sample, self.window, self.read_only)
+        show_text(
+            self.query_one("#pg-summary", Static),
+            summary(self.server, self.sample, self.window, self.read_only),
         )
         self._draw_status(
             "#pg-statements-status", self.statements, self._statements_status, self.sample
@@ -235,7 +237,7 @@ class QueriesScreen(Screen[None]):
         self._draw_status(
             "#pg-activity-status", self.activity_table, self._activity_status, self.activity
         )
-        self.query_one("#pg-activity-title", Static).update(self._activity_title())
+        show_text(self.query_one("#pg-activity-title", Static), self._activity_title())
 
     def _draw_status(
         self, selector: str, table: LineTable[Any], status: SourceStatus, data: object
@@ -248,7 +250,7 @@ class QueriesScreen(Screen[None]):
             message = ""
         line.display = bool(message)
         line.set_class(status.state == "starting", "-starting")
-        line.update(literal(message))
+        show_text(line, literal(message))
         # Without any data the message takes the table's place; with data the last rows
         # stay under it (the history is kept, the gap shows in the charts).
         table.display = data is not None or not message

@@ -67,6 +67,7 @@ from .filter_bar import FilterBar, shown
 from .footer import KeyFooter
 from .icicle import Icicle, Path
 from .pickers import _PICKER_CSS, _Picker
+from .statics import show_text
 from .text import literal, neutralise
 from .units import counted
 
@@ -643,7 +644,7 @@ class StacksScreen(Screen[None]):
     def _redraw(self, reset_tree: bool = False) -> None:
         if not self._composed:
             return
-        self.query_one("#stacks-header", Static).update(self.header_text())
+        show_text(self.query_one("#stacks-header", Static), self.header_text())
         # The data of an ended process stays on screen whatever the sampler says since;
         # its failure is then one more notice.
         ended = self.sample is not None and self.sample.ended
@@ -674,7 +675,7 @@ class StacksScreen(Screen[None]):
         notice = self.query_one("#stacks-notice", Static)
         notes = self.notices()
         notice.display = bool(notes)
-        notice.update(literal(" · ".join(notes)))
+        show_text(notice, literal(" · ".join(notes)))
         if live and self.focused is None:
             self._focus_view()
 
