@@ -30,6 +30,7 @@ lint: $(VENV)/.test-installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(MAKE) --no-print-directory typecheck
+	$(BIN)/pytest -q tests/test_layering.py  # the layers (docs/ARCHITECTURE.md)
 
 # mypy checks the package by its name, `perftop`, through a link to this folder (see
 # pyproject.toml): the checkout's own folder may have any name. No install step, so a

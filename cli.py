@@ -37,13 +37,13 @@ from .actions.audit import (
     AuditError,
     AuditLog,
     PrivateError,
-    default_audit_path,
     open_private,
     private_dir,
 )
 from .actions.gate import Action, Gate, lockdown
 from .collectors.postgres.locate import requested
 from .config import SAMPLERS, ConfigError, Settings, apply, check_delay, config_dir, load
+from .paths import default_audit_path
 from .startup import Startup, loading
 
 EXIT_OK = 0

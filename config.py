@@ -25,12 +25,9 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
-from .actions.audit import default_audit_path
-
-SORT_KEYS = (
-    "pid", "user", "cpu", "mem", "rss", "read", "write", "threads", "state", "time",
-    "nice", "command",
-)  # fmt: skip
+# The process table's sort keys (a config file may name one), in the picker's order.
+from .collectors.processes import SORT_KEYS as SORT_KEYS
+from .paths import default_audit_path
 
 
 class ConfigError(ValueError):

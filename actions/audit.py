@@ -25,6 +25,7 @@ import stat
 from collections.abc import Mapping
 from pathlib import Path
 
+from ..paths import default_audit_path as default_audit_path  # where it was
 from ..redact import redact
 
 
@@ -43,11 +44,6 @@ class AuditError(PrivateError):
         super().__init__(reason)
         where = f"the audit file {path}" if path is not None else "the audit file"
         self.args = (f"{where} cannot be written ({reason})",)
-
-
-def default_audit_path() -> Path:
-    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(state) / "perftop" / "audit.jsonl"
 
 
 def _os_user() -> str:

@@ -33,7 +33,7 @@ import asyncpg
 
 from ..collectors.postgres.connect import APPLICATION_NAME, Target, missing_extension
 from ..collectors.postgres.plan_safety import CATALOG, Assessment, assess
-from ..collectors.postgres.queries import MARKER, mask_sql
+from ..collectors.postgres.queries import MARKER, mask_sql, parse_version
 from ..collectors.postgres.samples import Backend, ServerInfo, StatementKey
 from ..redact import redact, redact_short
 from .gate import Approval
@@ -443,10 +443,6 @@ def _backend_details(b: Backend) -> Mapping[str, object]:
 # pg_stat_statements ---------------------------------------------------------------------
 
 
-def _version(text: str) -> tuple[int, ...]:
-    return tuple(int(p) for p in re.findall(r"\d+", text))
-
-
 @dataclass(frozen=True, slots=True)
 class ResetStatements:
     """pg_stat_statements_reset(): every entry (key None), or one statement's entries.
@@ -527,7 +523,7 @@ class ResetStatements:
                 if self.key is None:
                     await conn.execute("SELECT pg_stat_statements_reset()")
                     return "pg_stat_statements was reset: every statement starts from zero"
-                if _version(version) < (1, 7):
+                if parse_version(version) < (1, 7):
                     raise PostgresActionError(
                         f"pg_stat_statements {version} can only reset everything (resetting "
                         "one statement needs 1.7, PostgreSQL 12)"

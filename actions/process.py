@@ -21,6 +21,7 @@ from pathlib import Path
 from ..collectors.pidfd import PidHandle as PidHandle
 from ..collectors.pidfd import ProcessChanged as ProcessChanged
 from ..collectors.pidfd import read_start_time as read_start_time
+from ..collectors.procfs import cmdline_text
 from ..redact import redact, redact_short
 from .gate import Approval
 
@@ -70,7 +71,7 @@ class ProcessTarget:
             uid = os.stat(f"{proc}/{pid}").st_uid
         except FileNotFoundError:
             raise ProcessLookupError(f"no process {pid}") from None
-        cmdline = raw.rstrip(b"\0").replace(b"\0", b" ").decode(errors="replace")
+        cmdline = cmdline_text(raw)
         try:
             user = pwd.getpwuid(uid).pw_name
         except KeyError:

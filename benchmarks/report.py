@@ -11,7 +11,7 @@ from .subjects import Subject
 
 MB = 1024 * 1024
 
-# perftop's budget (DESIGN.md: its own cost is a feature).
+# perftop's budget (docs/ARCHITECTURE.md, "What things cost here").
 CPU_TARGET = 2.0  # % of one core, with ~1000 extra processes
 FIRST_FRAME_TARGET = 0.5  # seconds, median
 RSS_TARGET_MB = 80.0

@@ -12,17 +12,19 @@ import contextlib
 import os
 import signal
 
+from .procfs import START_FIELD, split_stat
+
 
 class ProcessChanged(Exception):
     """The pid now belongs to another process (or none): nothing was done."""
 
 
 def read_start_time(pid: int, proc: str = "/proc") -> int:
-    """Field 22 of /proc/PID/stat (start time in clock ticks since boot)."""
+    """Field 22 of /proc/PID/stat (start time in clock ticks since boot). Raises
+    FileNotFoundError (or ProcessLookupError) when there is no such process."""
     with open(f"{proc}/{pid}/stat", "rb") as f:
         data = f.read()
-    fields = data[data.rindex(b")") + 2 :].split()
-    return int(fields[19])
+    return int(split_stat(data)[1][START_FIELD])
 
 
 def _exited(pid: int) -> str:

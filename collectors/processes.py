@@ -1,6 +1,6 @@
 """Every process, every tick: the table's data, read straight from procfs.
 
-This scan is perftop's biggest cost (DESIGN.md, "What things cost here"), so it avoids psutil
+This scan is perftop's biggest cost (docs/ARCHITECTURE.md, "What things cost here"), so it avoids psutil
 and does the least per process per tick: one read of /proc/PID/stat (state, ppid, CPU ticks,
 nice, threads, start time and RSS are all in it) and one of /proc/PID/io. What does not
 change while a process lives - its command line and its user - is read once per process
@@ -24,6 +24,8 @@ import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
+from .procfs import cmdline_text as cmdline_text
+from .procfs import split_stat
 from .rates import rate
 from .samples import ProcessRow, ProcessSample, history_name
 
@@ -114,15 +116,10 @@ def parse_stat(data: bytes) -> StatFields:
     (a process can name itself `a) (b`), so the numeric fields are split after the last `)`.
     Raises ValueError on a line that does not parse (truncated or not a stat line).
     """
-    open_at = data.find(b"(")
-    close_at = data.rfind(b")")
-    if open_at < 0 or close_at < open_at:
-        raise ValueError("not a /proc/PID/stat line")
-    comm = data[open_at + 1 : close_at].decode("utf-8", "replace")
     # After ") ": state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt
     # utime(11) stime(12) cutime cstime priority nice(16) num_threads(17) itrealvalue
     # starttime(19) vsize rss(21) ...
-    f = data[close_at + 2 :].split(None, 22)  # the 30-odd fields after rss are not needed
+    comm, f = split_stat(data, 22)  # the 30-odd fields after rss are not needed
     if len(f) < 22:
         raise ValueError("truncated /proc/PID/stat line")
     return StatFields(
@@ -160,16 +157,6 @@ def parse_uid(status: bytes) -> int | None:
             fields = line.split()
             return int(fields[2]) if len(fields) > 2 else None
     return None
-
-
-def cmdline_text(raw: bytes, comm: str) -> str:
-    """argv joined by spaces; `[comm]` for kernel threads and zombies (no argv).
-
-    The text is untrusted and kept literally (markup, escapes and all: the panes neutralise
-    them when they draw); only the NUL separators become spaces.
-    """
-    text = raw.rstrip(b"\0").replace(b"\0", b" ").decode("utf-8", "replace")
-    return text if text else f"[{comm}]"
 
 
 def mem_total(proc: str) -> int:
@@ -615,8 +602,8 @@ _SORT_KEYS: dict[str, Callable[[ProcessRow], Any]] = {
     "threads": lambda r: r.threads,
     "state": lambda r: r.state,
     "time": lambda r: r.cpu_time,
-    "command": lambda r: r.cmdline,
     "nice": lambda r: r.nice,
+    "command": lambda r: r.cmdline,
 }
 
 SORT_KEYS: tuple[str, ...] = tuple(_SORT_KEYS)

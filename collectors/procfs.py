@@ -301,3 +301,57 @@ def read_pressure(resource: str, proc: str = PROC) -> Pressure | None:
         return parse_pressure(text)
     except (ValueError, KeyError):
         return None
+
+
+# /proc/PID/stat and /proc/PID/cmdline ----------------------------------------------------
+#
+# The one reading of a process's stat line and command line, for the process scan, the
+# pidfd that holds a process, the attach and the action targets.
+
+
+def split_stat(data: bytes, maxsplit: int = -1) -> tuple[str, list[bytes]]:
+    """A /proc/PID/stat line as (comm, the fields after it: state first).
+
+    comm sits between the first `(` and the LAST `)` and may itself hold spaces and parens
+    (a process can name itself `a) (b`), so the fields are split after the last `)`.
+    Raises ValueError on a line that is not a stat line.
+    """
+    open_at = data.find(b"(")
+    close_at = data.rfind(b")")
+    if open_at < 0 or close_at < open_at:
+        raise ValueError("not a /proc/PID/stat line")
+    comm = data[open_at + 1 : close_at].decode("utf-8", "replace")
+    return comm, data[close_at + 2 :].split(None, maxsplit)
+
+
+def read_stat_fields(pid: int, proc: str = PROC) -> list[bytes] | None:
+    """The fields of /proc/PID/stat after comm (state first), None if the pid is gone."""
+    try:
+        with open(f"{proc}/{pid}/stat", "rb") as f:
+            data = f.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return split_stat(data)[1]
+
+
+START_FIELD = 19
+"""Index in `read_stat_fields` of starttime (field 22 of stat: clock ticks since boot)."""
+
+
+def cmdline_text(raw: bytes, comm: str = "") -> str:
+    """argv joined by spaces; `[comm]` for kernel threads and zombies (no argv).
+
+    The text is untrusted and kept literally (markup, escapes and all: what draws it
+    neutralises them); only the NUL separators become spaces.
+    """
+    text = raw.rstrip(b"\0").replace(b"\0", b" ").decode("utf-8", "replace")
+    return text if text or not comm else f"[{comm}]"
+
+
+def read_cmdline(pid: int, proc: str = PROC) -> str:
+    """/proc/PID/cmdline as `cmdline_text`; "" when it cannot be read."""
+    try:
+        with open(f"{proc}/{pid}/cmdline", "rb") as f:
+            return cmdline_text(f.read())
+    except OSError:
+        return ""

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 UI_PACKAGES = {"textual", "rich"}
 
@@ -101,3 +103,26 @@ def test_the_layering_walk_sees_relative_imports(tmp_path: Path) -> None:
     sample.parent.mkdir(parents=True)
     sample.write_text("from ...actions.gate import Gate\nfrom .. import base\nfrom . import x\n")
     assert _package_imports(sample, tmp_path) == {"actions", "collectors"}
+
+
+# Each layer and what it may not import (docs/ARCHITECTURE.md): the data plane nothing above
+# it (checked above), the actions no session and no screen, the sessions no screen, and the
+# settings none of the rooms that read them.
+FORBIDDEN = {
+    "actions": {"sessions", "tui", "themes", "cli", "snapshot", "config", "startup"},
+    "sessions": {"tui", "themes", "cli"},
+    "config.py": {"actions", "sessions", "tui", "themes", "cli", "snapshot"},
+    "paths.py": ABOVE_THE_DATA_PLANE | {"collectors", "store", "redact", "permits"},
+}
+
+
+@pytest.mark.parametrize("room", sorted(FORBIDDEN))
+def test_each_layer_imports_only_below_it(room: str) -> None:
+    where = ROOT / room
+    files = sorted(where.rglob("*.py")) if where.is_dir() else [where]
+    assert files
+    offenders = {
+        str(path.relative_to(ROOT)): sorted(_package_imports(path) & FORBIDDEN[room])
+        for path in files
+    }
+    assert {k: v for k, v in offenders.items() if v} == {}

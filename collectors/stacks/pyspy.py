@@ -69,6 +69,7 @@ from typing import Protocol
 from ...permits import ActionRefused, Approval
 from ..base import CollectorError
 from ..pidfd import PidHandle, ProcessChanged
+from ..procfs import START_FIELD, read_cmdline, read_stat_fields
 from .model import Frame, Mode, Stack, StackSample, StackTarget, StackWindow
 
 INSTALL_HINT = "install it into perftop's environment with `pip install py-spy` (py-spy>=0.4)"
@@ -162,25 +163,16 @@ class AttachPermit:
 # /proc helpers --------------------------------------------------------------------------------
 
 
-def _stat_fields(pid: int) -> list[bytes] | None:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            data = f.read()
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    return data[data.rindex(b")") + 2 :].split()
-
-
 def process_state(pid: int) -> str | None:
     """The state letter of /proc/PID/stat (R, S, D, T, t, Z...), None if the pid is gone."""
-    fields = _stat_fields(pid)
+    fields = read_stat_fields(pid)
     return fields[0].decode() if fields else None
 
 
 def alive(pid: int, start_ticks: int) -> bool:
     """The same process (pid and start time) still exists and is not a zombie."""
-    fields = _stat_fields(pid)
-    return fields is not None and int(fields[19]) == start_ticks and fields[0] != b"Z"
+    fields = read_stat_fields(pid)
+    return fields is not None and int(fields[START_FIELD]) == start_ticks and fields[0] != b"Z"
 
 
 class Resumable(Protocol):
@@ -202,8 +194,8 @@ def continue_if_stopped(attached: Resumable) -> bool:
     """
     if attached.was_stopped:
         return False
-    fields = _stat_fields(attached.pid)
-    if fields is None or fields[0] != b"T" or int(fields[19]) != attached.start_ticks:
+    fields = read_stat_fields(attached.pid)
+    if fields is None or fields[0] != b"T" or int(fields[START_FIELD]) != attached.start_ticks:
         return False
     try:
         attached.handle.send(signal.SIGCONT)
@@ -218,14 +210,6 @@ def ptrace_scope() -> str | None:
         return Path("/proc/sys/kernel/yama/ptrace_scope").read_text().strip()
     except OSError:
         return None
-
-
-def _command(pid: int) -> str:
-    try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return ""
-    return raw.rstrip(b"\0").replace(b"\0", b" ").decode(errors="replace")
 
 
 # Parsing --------------------------------------------------------------------------------------
@@ -535,7 +519,7 @@ class PySpySampler:
         self.handle = permit.handle  # the sampler's now: closed when it closes
         self.window = window
         self.pyspy = pyspy
-        self.command = _command(self.pid) if command is None else command
+        self.command = read_cmdline(self.pid) if command is None else command
         self.windows: deque[StackWindow] = deque(maxlen=max(1, round(keep / window)))
         self.resumed = 0
         self.ended = False
