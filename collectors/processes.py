@@ -1,8 +1,9 @@
 """Every process, every tick: the table's data, read straight from procfs.
 
-This scan is perftop's biggest cost (docs/ARCHITECTURE.md, "What things cost here"), so it avoids psutil
-and does the least per process per tick: one read of /proc/PID/stat (state, ppid, CPU ticks,
-nice, threads, start time and RSS are all in it) and one of /proc/PID/io. What does not
+This scan is perftop's biggest cost (docs/ARCHITECTURE.md, "What things cost here"), so it
+avoids psutil and does the least per process per tick: one read of /proc/PID/stat (state,
+ppid, CPU ticks, nice, threads, start time and RSS are all in it) and, unless schedstat
+proves the process did not run, one of /proc/PID/io. What does not
 change while a process lives - its command line and its user - is read once per process
 identity (pid, start time) and cached; a pid taken by a new process gets a fresh entry and a
 fresh CPU baseline. State for processes that are gone is dropped on the same tick, so memory
