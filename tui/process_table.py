@@ -2,8 +2,9 @@
 
 A `DataTable` cleared and refilled every second costs 7-33 % of a core
 (docs/ARCHITECTURE.md), so this table is a `ScrollView` that draws only the lines on
-screen. Per tick it builds one filtered, sorted tuple of rows; a visible row is formatted into a `Strip` the first time it
-is drawn and that strip is reused until the rows, the width, the styles or the cursor move.
+screen. Per tick it builds one filtered, sorted tuple of rows; a visible row is formatted
+into a `Strip` the first time it is drawn and that strip is reused until the rows, the
+width, the styles or the cursor move.
 
 Columns have fixed widths, as in htop, and hide on narrow terminals (see columns.py).
 
