@@ -473,16 +473,20 @@ def start_burner(tmp: Path, seconds: float = 60.0) -> subprocess.Popen[str]:
 # A process that counts the signals it receives ------------------------------------------
 
 COUNTER = """
-import signal, sys, time
+import os, signal, sys, time
 path = sys.argv[1]
 count = 0
+def write(n):
+    # Whole or not at all: a reader never sees the file truncated between two counts.
+    with open(path + ".new", "w") as f:
+        f.write(str(n))
+    os.replace(path + ".new", path)
 def counted(signum, frame):
     global count
     count += 1
-    with open(path, "w") as f:
-        f.write(str(count))
+    write(count)
 signal.signal(signal.SIGUSR1, counted)
-open(path, "w").write("0")
+write(0)
 while True:
     time.sleep(0.05)
 """
@@ -507,10 +511,24 @@ def settled_count(path: Path, quiet: float = 0.5, timeout: float = 5.0) -> int:
     import time
 
     deadline = time.monotonic() + timeout
-    last, since = int(path.read_text() or 0), time.monotonic()
+    last, since = int(path.read_text()), time.monotonic()
     while time.monotonic() < deadline and time.monotonic() - since < quiet:
         time.sleep(0.05)
-        now = int(path.read_text() or 0)
+        now = int(path.read_text())
         if now != last:
             last, since = now, time.monotonic()
     return last
+
+
+# Waiting for what a test needs -------------------------------------------------------------
+
+
+async def until(pilot: Any, condition: Callable[[], object], timeout: float = 15.0) -> None:
+    """Let the app run until `condition()` holds; fail (with what was awaited) if it does
+    not within `timeout` seconds. For what a fixed pause would only hope had happened."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"still waiting for {condition.__doc__ or condition}"
+        await pilot.pause(0.05)

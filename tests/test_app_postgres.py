@@ -57,7 +57,7 @@ async def test_statements_of_a_known_workload_show_on_the_queries_screen(
         async with app.run_test(size=(160, 45)) as pilot:
             await pilot.pause()
             await pilot.press("p")
-            await pilot.pause(0.2)
+            assert await wait_until(pilot, lambda: isinstance(app.screen, QueriesScreen))
             screen = app.screen
             assert isinstance(screen, QueriesScreen)
             assert await wait_until(
@@ -90,7 +90,7 @@ async def sleeping_backend(dsn: str) -> tuple[asyncpg.Connection[Any], asyncio.T
 
 async def select_backend(pilot: Any, app: PerftopApp, pid: int) -> QueriesScreen:
     await pilot.press("p")
-    await pilot.pause(0.2)
+    assert await wait_until(pilot, lambda: isinstance(app.screen, QueriesScreen))
     screen = app.screen
     assert isinstance(screen, QueriesScreen)
 
@@ -101,8 +101,12 @@ async def select_backend(pilot: Any, app: PerftopApp, pid: int) -> QueriesScreen
         )
 
     assert await wait_until(pilot, running)
-    await pilot.pause(0.3)
     table = screen.activity_table
+
+    def listed() -> bool:
+        return any(not isinstance(r, str) and r.pid == pid for r in table.rows_shown)
+
+    assert await wait_until(pilot, listed)  # the screen has drawn the sample
     table.focus()
     rows = table.rows_shown
     index = next(i for i, r in enumerate(rows) if not isinstance(r, str) and r.pid == pid)
@@ -124,14 +128,12 @@ async def test_cancel_needs_a_yes_and_then_cancels_the_real_query(
             await pilot.pause()
             await select_backend(pilot, app, pid)
             await pilot.press("c")
-            await pilot.pause(0.2)
-            assert isinstance(app.screen, ApprovalScreen)
+            assert await wait_until(pilot, lambda: isinstance(app.screen, ApprovalScreen))
             await pilot.press("n")
-            await pilot.pause(0.5)
+            assert await wait_until(pilot, lambda: len(audit.read()) == 1)  # the decision
             assert not task.done()  # declined: the query still runs
             await pilot.press("c")
-            await pilot.pause(0.2)
-            assert isinstance(app.screen, ApprovalScreen)
+            assert await wait_until(pilot, lambda: isinstance(app.screen, ApprovalScreen))
             await pilot.press("y")
             assert await wait_until(pilot, task.done, 10)
         assert isinstance(task.exception(), asyncpg.QueryCanceledError)
@@ -155,9 +157,11 @@ async def test_read_only_cannot_cancel(tmp_path: Path, pg_cluster: PgCluster) ->
         async with app.run_test(size=(160, 45)) as pilot:
             await pilot.pause()
             await select_backend(pilot, app, pid)
+            bound = {b.action for _, b, _, _ in app.screen.active_bindings.values()}
+            assert not bound & {"cancel", "terminate", "reset", "explain"}, bound
             for key in ("c", "K", "R", "A"):
                 await pilot.press(key)
-                await pilot.pause(0.2)
+                await pilot.pause()
                 assert not isinstance(app.screen, ApprovalScreen)
             assert not task.done()
     finally:

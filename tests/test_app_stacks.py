@@ -3,6 +3,7 @@ child, the Stacks screen, detach — and nothing at all after a No."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import subprocess
@@ -23,7 +24,7 @@ from perftop.tui.app import PerftopApp
 from perftop.tui.approve import ApprovalScreen
 from perftop.tui.stacks import StacksScreen
 
-from .support import filled_store, process_sample, row, run
+from .support import filled_store, process_sample, row, run, until
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -33,20 +34,30 @@ def burner_row(proc: subprocess.Popen[str]) -> ProcessRow:
     return dataclasses.replace(base, start_time=read_start_time(proc.pid) / CLK_TCK)
 
 
-def make_app(tmp_path: Path, proc: subprocess.Popen[str]) -> tuple[PerftopApp, AuditLog]:
+def make_app(
+    tmp_path: Path, proc: subprocess.Popen[str], read_only: bool = False
+) -> tuple[PerftopApp, AuditLog]:
     store = filled_store()
     store.put("processes", process_sample((burner_row(proc),)))
     audit = AuditLog(tmp_path / "audit.jsonl")
-    gate = Gate(audit, read_only=False)
-    app = PerftopApp(Settings(audit_file=audit.path), store, gate, Collection(store, []))
+    gate = Gate(audit, read_only=read_only)
+    settings = Settings(audit_file=audit.path, read_only=read_only)
+    app = PerftopApp(settings, store, gate, Collection(store, []))
     app.register_theme(load("perftop-dark"))
     app.theme = "perftop-dark"
     return app, audit
 
 
 def py_spies() -> list[psutil.Process]:
+    """The samplers perftop runs: py-spy or austin processes, whichever attached."""
     me = psutil.Process()
-    return [p for p in me.children(recursive=True) if "py-spy" in " ".join(p.cmdline())]
+    found = []
+    for p in me.children(recursive=True):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            argv0 = os.path.basename((p.cmdline() or [""])[0])
+            if argv0 in ("py-spy", "austin"):
+                found.append(p)
+    return found
 
 
 @run
@@ -57,8 +68,7 @@ async def test_yes_attaches_samples_shows_the_hot_function_and_detach_stops(
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         await pilot.press("a")
-        await pilot.pause(0.2)
-        assert isinstance(app.screen, ApprovalScreen)
+        await until(pilot, lambda: isinstance(app.screen, ApprovalScreen))
         assert py_spies() == []  # asked, nothing started
         await pilot.press("y")
         deadline = time.monotonic() + 15
@@ -71,14 +81,12 @@ async def test_yes_attaches_samples_shows_the_hot_function_and_detach_stops(
         assert sample is not None and sample.target.pid == burner.pid
         screen = app.screen
         assert isinstance(screen, StacksScreen)
-        await pilot.pause(0.2)
-        assert screen.profile is not None
+        await until(pilot, lambda: screen.profile is not None)
         top = screen.profile.top_functions("own")[0]
         assert top.name == "burn_cpu" and top.own_percent > 60
+        assert py_spies() != []  # the sampler runs while attached
         await pilot.press("d")
-        await pilot.pause(1.0)
-        assert app.stacks.sampler is None
-        assert py_spies() == []
+        await until(pilot, lambda: app.stacks.sampler is None and py_spies() == [])
     assert [(r["action"], r["decision"]) for r in audit.read()] == [
         ("attach-py-spy", "approved"),
         ("detach-py-spy", "approved"),
@@ -91,10 +99,10 @@ async def test_no_starts_nothing(tmp_path: Path, burner: subprocess.Popen[str]) 
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         await pilot.press("a")
-        await pilot.pause(0.2)
-        assert isinstance(app.screen, ApprovalScreen)
+        await until(pilot, lambda: isinstance(app.screen, ApprovalScreen))
         await pilot.press("n")
-        await pilot.pause(1.0)
+        await until(pilot, lambda: not isinstance(app.screen, ApprovalScreen))
+        await until(pilot, lambda: bool(audit.read()))  # the decision is recorded
         assert not isinstance(app.screen, StacksScreen)
         assert app.stacks.sampler is None
         assert app.store.latest("stacks", StackSample) is None
@@ -104,13 +112,14 @@ async def test_no_starts_nothing(tmp_path: Path, burner: subprocess.Popen[str]) 
 
 @run
 async def test_read_only_has_no_attach(tmp_path: Path, burner: subprocess.Popen[str]) -> None:
-    app, audit = make_app(tmp_path, burner)
-    app.settings = dataclasses.replace(app.settings, read_only=True)
-    app.gate.read_only = True
+    """Read-only from the start, as `perftop --read-only` builds it: no key to attach."""
+    app, audit = make_app(tmp_path, burner, read_only=True)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
+        bound = {b.action for _, b, _, _ in app.screen.active_bindings.values()}
+        assert "attach" not in bound and not any("attach" in a for a in bound)
         await pilot.press("a")
-        await pilot.pause(0.3)
+        await pilot.pause()
         assert not isinstance(app.screen, ApprovalScreen)
         assert py_spies() == []
     assert audit.read() == []

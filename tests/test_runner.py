@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import errno
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 
 from perftop.collectors.base import (
     Collection,
@@ -36,6 +37,15 @@ class Counting:
     def series(self, sample: object) -> Mapping[str, float]:
         assert isinstance(sample, int)
         return {f"{self.source}.n": float(sample)}
+
+
+async def until(condition: Callable[[], bool], timeout: float = 10.0) -> float:
+    """Let the loop run until `condition()` holds; the seconds it took (fails on timeout)."""
+    started = time.monotonic()
+    while not condition():
+        assert time.monotonic() - started < timeout, "the condition never held"
+        await asyncio.sleep(0.01)
+    return time.monotonic() - started
 
 
 def test_failures_are_described_in_plain_words() -> None:
@@ -81,12 +91,12 @@ async def test_a_failing_collector_backs_off_while_the_others_carry_on() -> None
     bad.failing = RuntimeError("boom")
     collection = Collection(store, [bad, good])
     collection.start()
-    await asyncio.sleep(0.5)
+    took = await until(lambda: good.calls > 10 and store.status("bad").state == "failing")
     status = store.status("bad")
     assert status.state == "failing" and status.message == "RuntimeError: boom"
     assert status.retry_in is not None and status.retry_in >= 1.0
-    assert bad.calls <= 2  # backed off to a second, not retried every 10 ms
-    assert good.calls > 10
+    # Backed off to a second and more, not retried every 10 ms as the good one ticks.
+    assert bad.calls <= 1 + int(took)
     assert store.status("good").state == "ok"
     await collection.stop()
 
@@ -98,12 +108,11 @@ async def test_a_collector_that_recovers_reports_ok_again() -> None:
     flaky.failing = OSError(errno.EIO, "I/O error")
     collection = Collection(store, [flaky])
     collection.start()
-    await asyncio.sleep(0.1)
-    assert store.status("flaky").state == "failing"
+    await until(lambda: store.status("flaky").state == "failing")
     assert store.status("flaky").message == "EIO: I/O error"
     flaky.failing = None
-    await asyncio.sleep(1.3)  # the first retry comes after a second
-    assert store.status("flaky").state == "ok"
+    took = await until(lambda: store.status("flaky").state == "ok")
+    assert took > 0.5  # the retry waited for its backoff (a second from the failure)
     assert store.latest("flaky", int) is not None
     await collection.stop()
 
@@ -114,17 +123,16 @@ async def test_collection_add_replaces_and_remove_stops() -> None:
     first, second = Counting("detail"), Counting("detail")
     collection = Collection(store, [])
     collection.add(first)
-    await asyncio.sleep(0.1)
+    await until(lambda: first.calls > 2)
     collection.add(second)
-    await asyncio.sleep(0.05)  # a tick already in its worker thread may still finish
+    await until(lambda: second.calls > 2)  # a tick of the first one in flight is over
     calls = first.calls
-    await asyncio.sleep(0.1)
-    assert first.calls == calls  # replaced: the old one no longer ticks
-    assert second.calls > 0
+    await until(lambda: second.calls > calls + 5)  # five more ticks of the new one...
+    assert first.calls == calls  # ... and none of the old one: replaced
     collection.remove("detail")
-    await asyncio.sleep(0.05)
+    await asyncio.sleep(0.05)  # a tick in flight when it was removed may still finish
     calls = second.calls
-    await asyncio.sleep(0.1)
+    await asyncio.sleep(0.1)  # ten intervals: a running collector would tick meanwhile
     assert second.calls == calls
     assert collection.collectors == []
     await collection.stop()

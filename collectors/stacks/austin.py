@@ -182,6 +182,8 @@ class AustinSampler(PySpySampler):
         self._per_thread: Counter[tuple[int, int]] = Counter()
         self._unread = 0  # lines of this window that did not parse
         self.restarts = 0  # austins started again after ending by themselves
+        self._closing: asyncio.Task[None] | None = None
+        self._pipes: set[asyncio.Task[object]] = set()  # every austin's stdout and stderr readers
         self._began = 0.0  # monotonic
         self._started = 0.0  # wall
 
@@ -200,7 +202,19 @@ class AustinSampler(PySpySampler):
                 os.kill(stream.pid, signal.SIGINT)
 
     async def close(self) -> None:
+        """Stop austin and detach. Two callers (a cancelled tick and the screen's own
+        close) wait for the same closing: neither returns while austin still runs."""
+        if self._closing is None:
+            self._closing = asyncio.get_running_loop().create_task(self._close())
+        await asyncio.shield(self._closing)
+
+    async def _close(self) -> None:
         await self._end_stream()
+        # A tick cancelled while it reaped an austin leaves its pipe readers running: they
+        # end at EOF, and only then is the subprocess transport closed.
+        pipes = [task for task in self._pipes if not task.done()]
+        if pipes:
+            await asyncio.wait(pipes, timeout=2.0)
         await super().close()
 
     async def _collect(self) -> StackSample:
@@ -223,8 +237,7 @@ class AustinSampler(PySpySampler):
                 await asyncio.wait_for(asyncio.shield(stream.wait()), timeout)
             if stream.returncode is None:
                 break
-            await self._drain()  # every line it wrote before it exited belongs here
-            await self._forget_stream()
+            await self._reap()  # every line it wrote before it exited belongs here
             if self.detached or not alive(self.pid, self.start_ticks):
                 break
             if stream.returncode != 0 or restarts >= RESTARTS:
@@ -276,8 +289,12 @@ class AustinSampler(PySpySampler):
         if self._first is None:
             self._first = self._started
         assert stream.stdout is not None and stream.stderr is not None
-        self._reader = asyncio.get_running_loop().create_task(self._read_lines(stream.stdout))
-        self._errors = asyncio.get_running_loop().create_task(stream.stderr.read())
+        loop = asyncio.get_running_loop()
+        self._reader = loop.create_task(self._read_lines(stream.stdout))
+        self._errors = loop.create_task(stream.stderr.read())
+        for task in (self._reader, self._errors):
+            self._pipes.add(task)
+            task.add_done_callback(self._pipes.discard)
 
     async def _read_lines(self, out: asyncio.StreamReader) -> None:
         main = self.pid
@@ -319,18 +336,16 @@ class AustinSampler(PySpySampler):
         self._began, self._started = now, wall
         return window
 
-    async def _drain(self) -> None:
-        if self._reader is not None:
-            with contextlib.suppress(Exception):
-                await self._reader
-
-    async def _forget_stream(self) -> None:
-        """Wait for the exited austin's pipes (its stderr is never shown: colours, emoji)."""
-        if self._errors is not None:
-            with contextlib.suppress(Exception):
-                await self._errors
+    async def _reap(self) -> None:
+        """Forget the exited austin once its pipes are read to the end: the lines it wrote
+        are in the window, its stderr is dropped (never shown: colours, emoji)."""
+        reader, errors = self._reader, self._errors
         self._stream = self._reader = self._errors = None
         self._stream_options = None
+        for task in (reader, errors):
+            if task is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(task)  # cancelled here, it still reads to EOF
 
     async def _end_stream(self) -> None:
         """Stop the running austin (SIGINT: it exits at once) and keep what it had sent."""
@@ -346,11 +361,10 @@ class AustinSampler(PySpySampler):
                 with contextlib.suppress(ProcessLookupError):
                     stream.kill()
                 await stream.wait()
-        await self._drain()
+        await self._reap()
         window = self._cut()
         if window.samples:
             self._add(window)
-        await self._forget_stream()
         self._resume()
 
     def _sample(self, resumed: bool = False) -> StackSample:

@@ -721,6 +721,7 @@ class PySpySampler:
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
+                start_new_session=True,  # its own group: killed whole, whatever it started
             )
         except FileNotFoundError as exc:
             raise CollectorError(f"py-spy not found: {INSTALL_HINT}") from exc
@@ -728,8 +729,10 @@ class PySpySampler:
             out, err = await process.communicate()
         except asyncio.CancelledError:
             with contextlib.suppress(ProcessLookupError):
-                process.kill()
-            await asyncio.shield(process.wait())
+                os.killpg(process.pid, signal.SIGKILL)
+            # Its pipes read to the end, not only its exit: the subprocess transport closes
+            # then, and none is left for the garbage collector after the loop is gone.
+            await asyncio.shield(process.communicate())
             raise
         finally:
             if resume:
