@@ -26,7 +26,7 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
 # The process table's sort keys (a config file may name one), in the picker's order.
-from .collectors.processes import SORT_KEYS as SORT_KEYS
+from .collectors.process_order import SORT_KEYS as SORT_KEYS
 from .paths import default_audit_path
 
 

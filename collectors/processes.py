@@ -9,8 +9,7 @@ identity (pid, start time) and cached; a pid taken by a new process gets a fresh
 fresh CPU baseline. State for processes that are gone is dropped on the same tick, so memory
 follows the number of live processes, not the length of the session.
 
-Also here, because the table and the tree view need them and they are pure: `sort_rows` and
-`tree_order`.
+The orders of the rows (`sort_rows`, `tree_order`) are in process_order.py.
 """
 
 from __future__ import annotations
@@ -22,11 +21,9 @@ import pwd
 import resource
 import time
 import weakref
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, NamedTuple
+from collections.abc import Callable, Mapping
 
-from .procfs import cmdline_text as cmdline_text
-from .procfs import split_stat
+from .procfs import cmdline_text, mem_total, parse_io, parse_pid_stat, parse_uid
 from .rates import rate
 from .samples import ProcessRow, ProcessSample, history_name
 
@@ -94,82 +91,6 @@ def read_bytes(path: str) -> bytes:
             chunks.append(data)
     finally:
         os.close(fd)
-
-
-class StatFields(NamedTuple):
-    """The fields of /proc/PID/stat that the table uses."""
-
-    comm: str
-    state: str
-    ppid: int
-    ticks: int  # utime + stime, in clock ticks
-    nice: int
-    threads: int
-    start_ticks: int  # since boot, in clock ticks
-    rss_pages: int
-    majflt: int  # major page faults: reads from disk through mappings
-
-
-def parse_stat(data: bytes) -> StatFields:
-    """Parse one /proc/PID/stat line.
-
-    comm sits between the first `(` and the LAST `)` and may itself hold spaces and parens
-    (a process can name itself `a) (b`), so the numeric fields are split after the last `)`.
-    Raises ValueError on a line that does not parse (truncated or not a stat line).
-    """
-    # After ") ": state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt
-    # utime(11) stime(12) cutime cstime priority nice(16) num_threads(17) itrealvalue
-    # starttime(19) vsize rss(21) ...
-    comm, f = split_stat(data, 22)  # the 30-odd fields after rss are not needed
-    if len(f) < 22:
-        raise ValueError("truncated /proc/PID/stat line")
-    return StatFields(
-        comm,
-        f[0].decode("ascii", "replace"),
-        int(f[1]),
-        int(f[11]) + int(f[12]),
-        int(f[16]),
-        int(f[17]),
-        int(f[19]),
-        int(f[21]),
-        int(f[9]),
-    )
-
-
-def parse_io(data: bytes) -> tuple[int, int]:
-    """(read_bytes, write_bytes) from /proc/PID/io: bytes that reached the block layer."""
-    f = data.split()
-    # The kernel prints a fixed order: rchar wchar syscr syscw read_bytes write_bytes ...
-    if len(f) >= 12 and f[8] == b"read_bytes:" and f[10] == b"write_bytes:":
-        return int(f[9]), int(f[11])
-    read = write = 0
-    for name, value in zip(f[::2], f[1::2], strict=False):
-        if name == b"read_bytes:":
-            read = int(value)
-        elif name == b"write_bytes:":
-            write = int(value)
-    return read, write
-
-
-def parse_uid(status: bytes) -> int | None:
-    """The effective uid from /proc/PID/status (`Uid: real effective saved fs`)."""
-    for line in status.splitlines():
-        if line.startswith(b"Uid:"):
-            fields = line.split()
-            return int(fields[2]) if len(fields) > 2 else None
-    return None
-
-
-def mem_total(proc: str) -> int:
-    """MemTotal in bytes from PROC/meminfo (0 when it cannot be read)."""
-    try:
-        data = read_bytes(f"{proc}/meminfo")
-    except OSError:
-        return 0
-    for line in data.splitlines():
-        if line.startswith(b"MemTotal:"):
-            return int(line.split()[1]) * 1024
-    return 0
 
 
 class _Known:
@@ -420,7 +341,7 @@ class ProcessCollector:
                     self._forget_fds(pid)
                     sched = b""
                     data = read_bytes(base + "stat")
-                st = parse_stat(data)
+                st = parse_pid_stat(data)
                 if old is not None and old.start_ticks != st.start_ticks:
                     old = None  # the pid was reused: nothing of the old process carries over
                 if old is None:
@@ -587,94 +508,3 @@ def _cpu(row: ProcessRow) -> float:
 
 def _pid(row: ProcessRow) -> int:
     return row.pid
-
-
-# Sorting ------------------------------------------------------------------------------
-
-_SORT_KEYS: dict[str, Callable[[ProcessRow], Any]] = {
-    "pid": lambda r: r.pid,
-    "user": lambda r: r.user,
-    "cpu": lambda r: r.cpu_percent,
-    "mem": lambda r: r.mem_percent,
-    "rss": lambda r: r.rss,
-    # Unreadable I/O (None) sorts below every number, zero included.
-    "read": lambda r: (0, 0.0) if r.read_bytes_per_s is None else (1, r.read_bytes_per_s),
-    "write": lambda r: (0, 0.0) if r.write_bytes_per_s is None else (1, r.write_bytes_per_s),
-    "threads": lambda r: r.threads,
-    "state": lambda r: r.state,
-    "time": lambda r: r.cpu_time,
-    "nice": lambda r: r.nice,
-    "command": lambda r: r.cmdline,
-}
-
-SORT_KEYS: tuple[str, ...] = tuple(_SORT_KEYS)
-"""The names `sort_rows` and `tree_order` accept."""
-
-
-def sort_rows(rows: Iterable[ProcessRow], key: str, reverse: bool = False) -> list[ProcessRow]:
-    """Rows ordered by one of `SORT_KEYS`; ties stay in pid order whatever the direction.
-
-    Raises ValueError for an unknown key.
-    """
-    try:
-        keyfunc = _SORT_KEYS[key]
-    except KeyError:
-        raise ValueError(f"unknown sort key {key!r}; one of {', '.join(SORT_KEYS)}") from None
-    # Python's sort is stable even with reverse=True, so pre-ordering by pid fixes ties.
-    return sorted(sorted(rows, key=_pid), key=keyfunc, reverse=reverse)
-
-
-# The tree view --------------------------------------------------------------------------
-
-
-class TreeLine(NamedTuple):
-    """One line of the tree view: the row, its depth, and the guide to draw before it."""
-
-    row: ProcessRow
-    depth: int
-    prefix: str  # e.g. "│  ├─ "; empty at the root
-
-
-def tree_order(
-    rows: Sequence[ProcessRow], key: str = "pid", reverse: bool = False
-) -> list[TreeLine]:
-    """Rows as a process tree: each child right under its parent, siblings sorted by `key`.
-
-    A row whose parent is not among `rows` (pid 1's parent 0, a filtered-out parent, an
-    orphan) is a root. Every row appears exactly once, even if bad data makes a cycle.
-    """
-    ordered = sort_rows(rows, key, reverse)
-    present = {r.pid for r in ordered}
-    children: dict[int, list[ProcessRow]] = {}
-    roots: list[ProcessRow] = []
-    for r in ordered:
-        if r.ppid != r.pid and r.ppid in present:
-            children.setdefault(r.ppid, []).append(r)
-        else:
-            roots.append(r)
-    out: list[TreeLine] = []
-    seen: set[int] = set()
-
-    def walk(start: ProcessRow) -> None:
-        # Iterative, so a deep chain of processes cannot hit the recursion limit.
-        stack: list[tuple[ProcessRow, int, str, str]] = [(start, 0, "", "")]
-        while stack:
-            row, depth, guide, branch = stack.pop()
-            if row.pid in seen:
-                continue
-            seen.add(row.pid)
-            out.append(TreeLine(row, depth, guide + branch))
-            kids = [k for k in children.get(row.pid, ()) if k.pid not in seen]
-            below = guide + ("" if depth == 0 else ("   " if branch == "└─ " else "│  "))
-            for i in range(len(kids) - 1, -1, -1):
-                last = i == len(kids) - 1
-                stack.append((kids[i], depth + 1, below, "└─ " if last else "├─ "))
-
-    for root in roots:
-        walk(root)
-    # Rows only reachable through a cycle (impossible in a live /proc, possible in replayed
-    # or hand-made data) would be lost; show them as roots instead.
-    for r in ordered:
-        if r.pid not in seen:
-            walk(r)
-    return out

@@ -1,4 +1,5 @@
-"""Small parsers and readers for the machine-wide files under /proc.
+"""Small parsers and readers for the files under /proc: the machine-wide ones, and one
+process's stat, cmdline, io and status.
 
 Each file has a pure `parse_*` function taking its text (what the tests feed with fixtures)
 and a `read_*` function taking the proc root (default "/proc"), so a collector can be pointed
@@ -355,3 +356,83 @@ def read_cmdline(pid: int, proc: str = PROC) -> str:
             return cmdline_text(f.read())
     except OSError:
         return ""
+
+
+# /proc/PID/io, /proc/PID/status and MemTotal, for the process scan -----------------------
+
+
+class StatFields(NamedTuple):
+    """The fields of /proc/PID/stat that the table uses."""
+
+    comm: str
+    state: str
+    ppid: int
+    ticks: int  # utime + stime, in clock ticks
+    nice: int
+    threads: int
+    start_ticks: int  # since boot, in clock ticks
+    rss_pages: int
+    majflt: int  # major page faults: reads from disk through mappings
+
+
+def parse_pid_stat(data: bytes) -> StatFields:
+    """Parse one /proc/PID/stat line (`split_stat`, then the fields the scan needs).
+
+    comm sits between the first `(` and the LAST `)` and may itself hold spaces and parens
+    (a process can name itself `a) (b`), so the numeric fields are split after the last `)`.
+    Raises ValueError on a line that does not parse (truncated or not a stat line).
+    """
+    # After ") ": state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt
+    # utime(11) stime(12) cutime cstime priority nice(16) num_threads(17) itrealvalue
+    # starttime(19) vsize rss(21) ...
+    comm, f = split_stat(data, 22)  # the 30-odd fields after rss are not needed
+    if len(f) < 22:
+        raise ValueError("truncated /proc/PID/stat line")
+    return StatFields(
+        comm,
+        f[0].decode("ascii", "replace"),
+        int(f[1]),
+        int(f[11]) + int(f[12]),
+        int(f[16]),
+        int(f[17]),
+        int(f[19]),
+        int(f[21]),
+        int(f[9]),
+    )
+
+
+def parse_io(data: bytes) -> tuple[int, int]:
+    """(read_bytes, write_bytes) from /proc/PID/io: bytes that reached the block layer."""
+    f = data.split()
+    # The kernel prints a fixed order: rchar wchar syscr syscw read_bytes write_bytes ...
+    if len(f) >= 12 and f[8] == b"read_bytes:" and f[10] == b"write_bytes:":
+        return int(f[9]), int(f[11])
+    read = write = 0
+    for name, value in zip(f[::2], f[1::2], strict=False):
+        if name == b"read_bytes:":
+            read = int(value)
+        elif name == b"write_bytes:":
+            write = int(value)
+    return read, write
+
+
+def parse_uid(status: bytes) -> int | None:
+    """The effective uid from /proc/PID/status (`Uid: real effective saved fs`)."""
+    for line in status.splitlines():
+        if line.startswith(b"Uid:"):
+            fields = line.split()
+            return int(fields[2]) if len(fields) > 2 else None
+    return None
+
+
+def mem_total(proc: str) -> int:
+    """MemTotal in bytes from PROC/meminfo (0 when it cannot be read)."""
+    try:
+        with open(f"{proc}/meminfo", "rb") as f:
+            data = f.read()
+    except OSError:
+        return 0
+    for line in data.splitlines():
+        if line.startswith(b"MemTotal:"):
+            return int(line.split()[1]) * 1024
+    return 0

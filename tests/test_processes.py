@@ -15,19 +15,16 @@ from pathlib import Path
 import pytest
 
 from perftop.collectors import processes
+from perftop.collectors.process_order import SORT_KEYS, sort_rows, tree_order
 from perftop.collectors.processes import (
     FD_FLOOR,
     HISTORY_KEPT,
     HISTORY_TOP,
-    SORT_KEYS,
     ProcessCollector,
-    cmdline_text,
-    parse_io,
-    parse_stat,
     raise_open_file_limit,
-    sort_rows,
-    tree_order,
 )
+from perftop.collectors.procfs import cmdline_text, parse_io
+from perftop.collectors.procfs import parse_pid_stat as parse_stat
 from perftop.collectors.samples import ProcessRow, ProcessSample, history_name
 from perftop.store import PROCESS_SERIES
 

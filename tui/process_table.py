@@ -25,7 +25,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from ..collectors.processes import SORT_KEYS, sort_rows, tree_order
+from ..collectors.process_order import SORT_KEYS, sort_rows, tree_order
 from ..collectors.samples import ProcessRow, ProcessSample
 from ..redact import redact
 from .columns import (
