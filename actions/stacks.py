@@ -23,11 +23,9 @@ from ..collectors.stacks.pyspy import (
     AttachPermit,
     PySpyOptions,
     PySpySampler,
-    TargetEnded,
-    check_attach,
     continue_if_stopped,
-    find_pyspy,
 )
+from ..collectors.stacks.pyspy_faults import TargetEnded, check_attach, find_pyspy
 from ..redact import redact, redact_short
 from .gate import ActionRefused, Approval
 from .process import ProcessTarget

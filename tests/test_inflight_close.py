@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from perftop.collectors.stacks.model import StackSample
-from perftop.collectors.stacks.pyspy import find_pyspy
+from perftop.collectors.stacks.pyspy_faults import find_pyspy
 from perftop.tui.app import PerftopApp
 from perftop.tui.approve import ApprovalScreen
 from perftop.tui.export_dialog import ExportDialog

@@ -24,15 +24,13 @@ from perftop.collectors.stacks.model import StackSample
 from perftop.collectors.stacks.profile import merge
 from perftop.collectors.stacks.pyspy import (
     AttachPermit,
-    IdleStacks,
     PySpyOptions,
     PySpySampler,
     continue_if_stopped,
-    find_pyspy,
-    parse_dump,
-    parse_raw,
     process_state,
 )
+from perftop.collectors.stacks.pyspy_faults import find_pyspy
+from perftop.collectors.stacks.pyspy_output import IdleStacks, parse_dump, parse_raw
 from perftop.sessions.stacks import stacks_section
 from perftop.store import Store
 

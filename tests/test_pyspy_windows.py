@@ -34,7 +34,7 @@ from perftop.actions.audit import AuditLog
 from perftop.actions.gate import Gate
 from perftop.collectors.base import tick
 from perftop.collectors.stacks.model import Frame, Stack, StackSample, StackTarget, StackWindow
-from perftop.collectors.stacks.pyspy import ATTEMPTS, GIVE_UP_AFTER, find_pyspy
+from perftop.collectors.stacks.pyspy_faults import ATTEMPTS, GIVE_UP_AFTER, find_pyspy
 from perftop.sessions.stacks import stacks_section
 from perftop.store import Store
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from perftop.collectors.stacks.export import collapsed, speedscope, write
 from perftop.collectors.stacks.model import Frame, Stack, StackWindow
 from perftop.collectors.stacks.profile import merge
-from perftop.collectors.stacks.pyspy import parse_raw
+from perftop.collectors.stacks.pyspy_output import parse_raw
 
 FIXTURES = Path(__file__).parent / "fixtures" / "stacks"
 NASTY = Frame("evil;name with spaces\nand newline", "we ird;file.py", 7)

@@ -22,7 +22,7 @@ from perftop.collectors.stacks.launch import LaunchCollector
 from perftop.collectors.stacks.model import Frame, Stack, StackSample, StackTarget, StackWindow
 from perftop.collectors.stacks.names import Names, place, shortest
 from perftop.collectors.stacks.profile import TORN, merge
-from perftop.collectors.stacks.pyspy import parse_raw
+from perftop.collectors.stacks.pyspy_output import parse_raw
 from perftop.store import Store
 from perftop.tui.icicle import Icicle
 from perftop.tui.stacks import CallTree, FunctionTable, StacksScreen, dump_text

@@ -44,7 +44,8 @@ from pathlib import Path
 
 from ..base import CollectorError
 from .model import Frame, Mode, Stack, StackSample, StackWindow
-from .pyspy import AttachPermit, PySpyOptions, PySpySampler, alive, permission_message
+from .pyspy import AttachPermit, PySpyOptions, PySpySampler, alive
+from .pyspy_faults import permission_message
 
 INSTALL_HINT = "install it into perftop's environment with `pip install 'austin-dist>=3.7,<4'`"
 

@@ -13,31 +13,7 @@ Each window becomes a `StackWindow` kept in a bounded deque (5 minutes by defaul
 (asyncio subprocesses), so the collector runner needs no thread for it, and its `interval`
 is 0 because each tick already lasts a window.
 
-Raw lines, as py-spy 0.4 writes them here (one per distinct stack, root first):
-
-    [process PID:"CMDLINE";]... thread (TID): NAME;FRAME;FRAME;... COUNT
-
-with `FRAME` = `name (file:line)` for Python, `name (lib.so)` or `0xADDR (lib.so)` for
-native frames (`--native`), and the `process` prefixes only with `--subprocesses` (one per
-process from the one attached to down to the one sampled). The sampler always passes
-`--threads` so every line names its thread (`thread (TID);` alone when py-spy knows no
-name), and `--full-filenames`, so files are full paths as pyinstrument gives them (names.py
-shortens both the same way; without it py-spy cuts them at the sys.path entry, and
-`json/encoder.py` could be the standard library's or anyone's).
-
-Idle: the sampler always passes `--idle`, so every thread is in every sample, idle or
-not, and the rate is the real one (without it, a program that sleeps looked like a sampler
-that fails: "15.5 Hz of 100 Hz"). But `record` does not say which samples were idle; `py-spy
-dump --json` does, per thread (`active`, from the thread's state in the OS). So while it
-samples, the sampler also runs one nonblocking dump a window (`_probe`), and `IdleStacks`
-learns from each which stacks py-spy saw waiting; a window's stacks are marked idle by what
-was learned, and the windows kept are marked again when that changes. A stack never seen in
-a dump counts as running. The screen hides idle samples by default and says how many.
-
-Ticks (for the achieved rate) are the sample count of the busiest thread in the window:
-with `--idle` every thread is sampled at every tick, so this is exact. py-spy's own
-"Samples: N" line counts one per thread per tick, so it is not the tick count as soon as
-there are two threads.
+How py-spy's output reads (raw lines, dumps, which samples were idle): pyspy_output.py.
 
 Safety: the sampler cannot be built without an `AttachPermit`, and a permit can only be made
 from an `Approval`, which only the approval gate makes (actions/stacks.py `AttachPySpy`
@@ -51,13 +27,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
-import re
-import shutil
 import signal
-import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter, deque
@@ -70,10 +41,18 @@ from ...permits import ActionRefused, Approval
 from ..base import CollectorError
 from ..pidfd import PidHandle, ProcessChanged
 from ..procfs import START_FIELD, read_cmdline, read_stat_fields
-from .model import Frame, Mode, Stack, StackSample, StackTarget, StackWindow
-
-INSTALL_HINT = "install it into perftop's environment with `pip install py-spy` (py-spy>=0.4)"
-
+from .model import Mode, Stack, StackSample, StackTarget, StackWindow
+from .pyspy_faults import (
+    ATTEMPTS,
+    GIVE_UP_AFTER,
+    INSTALL_HINT,
+    MIN_READ,
+    ReadFailed,
+    TargetEnded,
+    classify,
+    find_pyspy,
+)
+from .pyspy_output import IdleStacks, parse_dump, parse_errors, parse_raw
 
 # Options ----------------------------------------------------------------------------------
 
@@ -202,280 +181,6 @@ def continue_if_stopped(attached: Resumable) -> bool:
     except ProcessChanged:
         return False
     return True
-
-
-def ptrace_scope() -> str | None:
-    """kernel.yama.ptrace_scope, or None where Yama is not in this kernel."""
-    try:
-        return Path("/proc/sys/kernel/yama/ptrace_scope").read_text().strip()
-    except OSError:
-        return None
-
-
-# Parsing --------------------------------------------------------------------------------------
-
-_PROCESS = re.compile(r'process (\d+):"(.*?)"(?:;|$)')
-_THREAD = re.compile(r"thread \((\d+)\)(?:: |;|$)")  # no name: py-spy knows none
-_FRAME = re.compile(r"^(?P<name>.*) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
-
-
-def parse_frame(text: str) -> Frame:
-    """One raw frame: `name (file:line)`; native frames have no line and no `.py` file."""
-    match = _FRAME.match(text)
-    if match is None:
-        return Frame(text, "", 0, native=text.startswith("0x"))
-    file = match["file"]
-    line = int(match["line"]) if match["line"] else 0
-    native = not line and not file.endswith((".py", ".pyx", ".pyw"))
-    return Frame(match["name"], file, line, native)
-
-
-def parse_raw_line(line: str, gil: bool = False) -> tuple[Stack, int] | None:
-    """One line of `py-spy record -f raw` output as a stack and its count (None if blank)."""
-    line = line.rstrip("\n")
-    head, _, count_text = line.rpartition(" ")
-    if not head or not count_text.isdigit():
-        return None
-    rest = head
-    process = 0
-    while match := _PROCESS.match(rest):
-        process = int(match[1])
-        rest = rest[match.end() :]
-    thread, thread_id = "", 0
-    if match := _THREAD.match(rest):
-        thread_id = int(match[1])
-        rest = rest[match.end() :]
-        if match[0].endswith(": "):
-            thread, _, rest = rest.partition(";")
-    frames = tuple(parse_frame(part) for part in rest.split(";") if part)
-    return Stack(thread, thread_id, frames, gil=gil, process=process), int(count_text)
-
-
-def parse_raw(
-    text: str, started: float, duration: float, rate: float, gil: bool = False
-) -> StackWindow:
-    """A whole raw file as one window. Ticks: the busiest thread's sample count."""
-    counts: dict[Stack, int] = {}
-    per_thread: dict[tuple[int, int], int] = {}
-    for line in text.splitlines():
-        parsed = parse_raw_line(line, gil)
-        if parsed is None:
-            continue
-        stack, count = parsed
-        counts[stack] = counts.get(stack, 0) + count
-        key = (stack.process, stack.thread_id)
-        per_thread[key] = per_thread.get(key, 0) + count
-    return StackWindow(
-        started=started,
-        duration=duration,
-        requested_rate=rate,
-        stacks=tuple(counts.items()),
-        ticks=max(per_thread.values(), default=0),
-    )
-
-
-_SUMMARY = re.compile(r"Samples: (\d+) Errors: (\d+)")
-
-
-def parse_errors(output: str) -> int:
-    """py-spy's "Errors: N" from its closing line (0 if absent)."""
-    match = _SUMMARY.search(output)
-    return int(match[2]) if match else 0
-
-
-def parse_dump(text: str) -> tuple[Stack, ...]:
-    """`py-spy dump --json` as one stack per thread (root first; idle = not active; files
-    as full paths, as the windows have them)."""
-    stacks = []
-    for thread in json.loads(text):
-        frames = tuple(
-            Frame(
-                str(f.get("name", "")),
-                str(f.get("filename") or f.get("short_filename") or ""),
-                int(f.get("line") or 0),
-            )
-            for f in reversed(thread.get("frames") or [])
-        )
-        stacks.append(
-            Stack(
-                thread=str(thread.get("thread_name") or ""),
-                thread_id=int(thread.get("os_thread_id") or 0),
-                frames=frames,
-                idle=not thread.get("active", True),
-                gil=bool(thread.get("owns_gil", False)),
-                process=int(thread.get("pid") or 0),
-            )
-        )
-    return tuple(stacks)
-
-
-# Idle stacks ----------------------------------------------------------------------------------
-
-StackKey = tuple[tuple[str, str, int], ...]
-
-
-def stack_key(frames: tuple[Frame, ...]) -> StackKey:
-    """A stack as `record` and `dump` both give it: the Python frames' names, file names
-    (the last part: one may be shortened, the other not) and lines; native frames (which a
-    nonblocking dump has not) are left out."""
-    return tuple((f.name, os.path.basename(f.file), f.line) for f in frames if not f.native)
-
-
-class IdleStacks:
-    """Which stacks py-spy saw waiting, learned from `py-spy dump --json`.
-
-    Each dump says, for every thread, its stack and whether the OS had it running. A stack
-    is idle when it was seen idle more often than running. At most `keep` stacks are
-    remembered (the oldest forgotten first), so a long attach stays bounded."""
-
-    def __init__(self, keep: int = 10_000) -> None:
-        self.keep = keep
-        self._seen: dict[StackKey, list[int]] = {}  # key -> [times idle, times running]
-
-    def learn(self, stacks: Iterable[Stack]) -> bool:
-        """Count what a dump saw; True when a stack's verdict changed (or a new one is idle)."""
-        changed = False
-        for stack in stacks:
-            key = stack_key(stack.frames)
-            if not key:
-                continue
-            counts = self._seen.pop(key, None)
-            before = counts is not None and counts[0] > counts[1]
-            counts = counts or [0, 0]
-            counts[0 if stack.idle else 1] += 1
-            self._seen[key] = counts  # newest last: the first ones are forgotten first
-            changed = changed or before != (counts[0] > counts[1])
-        while len(self._seen) > self.keep:
-            del self._seen[next(iter(self._seen))]
-        return changed
-
-    def idle(self, frames: tuple[Frame, ...]) -> bool:
-        counts = self._seen.get(stack_key(frames))
-        return counts is not None and counts[0] > counts[1]
-
-    def mark(self, window: StackWindow) -> StackWindow:
-        """`window` with each stack's `idle` as learned (the same object if none changed)."""
-        marked: dict[Stack, int] = {}
-        changed = False
-        for stack, count in window.stacks:
-            idle = self.idle(stack.frames)
-            if idle != stack.idle:
-                changed = True
-                stack = replace(stack, idle=idle)
-            marked[stack] = marked.get(stack, 0) + count
-        return replace(window, stacks=tuple(marked.items())) if changed else window
-
-
-# Faults ---------------------------------------------------------------------------------------
-
-
-class TargetEnded(Exception):
-    """The target process exited."""
-
-
-class ReadFailed(CollectorError):
-    """One read of the stacks failed for a reason that says nothing about the process.
-
-    Under load, a thread that ends while py-spy reads it makes the read fail ("Failed to get
-    stack traces ... Bad address"): measured on the standard library's threaded http.server
-    under a client loop, 9 of 60 `py-spy dump` calls. The next read usually works, so such a
-    failure is retried at once, and a window that stays failed is a lost window, not a
-    failed profile.
-    """
-
-
-ATTEMPTS = 3
-"""Reads of one window (or one dump) before it counts as lost: the first and two retries."""
-
-MIN_READ = 0.05
-"""Seconds of a window that must be left to start another read of it."""
-
-GIVE_UP_AFTER = 3
-"""Lost windows in a row, with none ever sampled, after which the sampler is failing."""
-
-
-def permission_message(pid: int) -> str:
-    """What denied the attach, and what would fix it."""
-    scope = ptrace_scope()
-    if scope is None:
-        yama = "this kernel has no Yama ptrace_scope"
-    else:
-        meaning = {
-            "0": "any process of the same user may be traced",
-            "1": "only a parent may trace its children, or root / CAP_SYS_PTRACE",
-            "2": "only root / CAP_SYS_PTRACE may trace",
-            "3": "nobody may trace, not even root, until reboot",
-        }.get(scope, "unknown value")
-        yama = f"kernel.yama.ptrace_scope is {scope} ({meaning})"
-    return (
-        f"permission denied attaching py-spy to process {pid}: {yama}. "
-        "Run perftop as root or the process's owner with CAP_SYS_PTRACE "
-        "(e.g. `sudo perftop --pid ...`), or lower ptrace_scope "
-        "(`sysctl kernel.yama.ptrace_scope=0`); in a container, start it with "
-        "`--cap-add SYS_PTRACE`. Or launch the program with `perftop run` instead."
-    )
-
-
-def classify(pid: int, returncode: int, output: str) -> CollectorError | TargetEnded:
-    """py-spy's failure as plain words (or TargetEnded when the target went away)."""
-    text = output.strip()
-    lower = text.lower()
-    first = next((ln.strip() for ln in text.splitlines() if ln.strip() and "py-spy>" not in ln), "")
-    first = first.removeprefix("Error: ")
-    if "permission denied" in lower or "operation not permitted" in lower:
-        return CollectorError(permission_message(pid))
-    if "check that the process is running" in lower or "no such process" in lower:
-        return TargetEnded()
-    if "unsupported version" in lower or "unknown python version" in lower:
-        return CollectorError(
-            f"py-spy does not support this process's Python version ({first}); a newer py-spy may"
-        )
-    if "failed to find python version" in lower or "failed to find a python interpreter" in lower:
-        return CollectorError(f"process {pid} is not a Python process (py-spy: {first})")
-    detail = first or f"exit status {returncode}"
-    return ReadFailed(f"py-spy failed: {detail}")
-
-
-def check_attach(exe: str, pid: int, timeout: float = 10.0) -> None:
-    """A quick nonblocking dump, to find out before sampling what would otherwise be the
-    first window's failure: not Python, permission denied, the process gone.
-
-    Raises that failure (a `CollectorError`, or `TargetEnded`). A read that failed for no
-    reason of the process's (`ReadFailed`) is tried again, up to `ATTEMPTS` in all; if
-    every one failed so, the attach goes on all the same: py-spy found a Python process it
-    may read, and the windows will tell whether it can be sampled.
-    """
-    for _ in range(ATTEMPTS):
-        try:
-            done = subprocess.run(
-                [exe, "dump", "--nonblocking", "--pid", str(pid)],
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-                check=False,
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise CollectorError(f"py-spy did not answer within {timeout:g} s") from exc
-        if done.returncode == 0:
-            return
-        failure = classify(pid, done.returncode, done.stderr + done.stdout)
-        if not isinstance(failure, ReadFailed):
-            raise failure
-
-
-def find_pyspy(explicit: str | None = None) -> str:
-    """The py-spy executable: `explicit`, else next to this Python, else on PATH."""
-    if explicit is not None:
-        if os.access(explicit, os.X_OK) and os.path.isfile(explicit):
-            return explicit
-        raise CollectorError(f"py-spy not found at {explicit}: {INSTALL_HINT}")
-    beside = Path(sys.executable).parent / "py-spy"
-    if beside.is_file() and os.access(beside, os.X_OK):
-        return str(beside)
-    found = shutil.which("py-spy")
-    if found is None:
-        raise CollectorError(f"py-spy is not installed (not on PATH): {INSTALL_HINT}")
-    return found
 
 
 # The sampler ----------------------------------------------------------------------------------
