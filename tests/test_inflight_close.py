@@ -19,7 +19,8 @@ from perftop.collectors.stacks.pyspy_faults import find_pyspy
 from perftop.tui.app import PerftopApp
 from perftop.tui.approve import ApprovalScreen
 from perftop.tui.export_dialog import ExportDialog
-from perftop.tui.stacks import DumpScreen, StacksScreen
+from perftop.tui.stack_views import DumpScreen
+from perftop.tui.stacks import StacksScreen
 
 from .support import run
 from .test_app_stacks import make_app, py_spies

@@ -25,7 +25,8 @@ from perftop.collectors.stacks.profile import TORN, merge
 from perftop.collectors.stacks.pyspy_output import parse_raw
 from perftop.store import Store
 from perftop.tui.icicle import Icicle
-from perftop.tui.stacks import CallTree, FunctionTable, StacksScreen, dump_text
+from perftop.tui.stack_views import CallTree, FunctionTable, dump_text
+from perftop.tui.stacks import StacksScreen
 
 from .support import run
 from .test_stacks_screen import Host, table_lines

@@ -147,7 +147,7 @@ def test_icicle_cells_never_overlap_or_overflow(counts: list[int], width: int) -
 def test_idle_hidden_is_counted_and_said_and_the_rate_keeps_idle_ticks() -> None:
     """Item 8: a program asleep 76% of the time. Hiding idle samples must not hide that they
     were there, nor lower the rate (every instant was sampled, idle or not)."""
-    from perftop.tui.stacks import idle_text
+    from perftop.tui.stack_views import idle_text
 
     asleep = window(
         0.0,

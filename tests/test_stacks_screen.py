@@ -23,14 +23,8 @@ from perftop.collectors.stacks.profile import FunctionStat
 from perftop.store import SourceStatus, Store
 from perftop.tui.export_dialog import ExportDialog
 from perftop.tui.icicle import Icicle
-from perftop.tui.stacks import (
-    ENDED,
-    CallTree,
-    DumpScreen,
-    FunctionTable,
-    StacksScreen,
-    ThreadPicker,
-)
+from perftop.tui.stack_views import CallTree, DumpScreen, FunctionTable, ThreadPicker
+from perftop.tui.stacks import ENDED, StacksScreen
 
 from .support import run
 
