@@ -29,13 +29,11 @@ from perftop.actions.postgres import (
     ResetStatements,
     TerminateBackend,
     connection_factory,
-    explain_problem,
     extension_advice,
-    generic_plan,
-    scan_sql,
     short,
 )
 from perftop.collectors.postgres.connect import resolve_target
+from perftop.collectors.postgres.plans import explain_problem, generic_plan, scan_sql
 from perftop.collectors.postgres.samples import Backend, ServerInfo, StatementKey
 
 from .pg_cluster import PgCluster, throwaway_cluster

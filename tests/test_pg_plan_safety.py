@@ -25,14 +25,10 @@ import pytest
 from perftop.actions import gate as gate_module
 from perftop.actions.audit import AuditLog
 from perftop.actions.gate import Action, Decision, Gate
-from perftop.actions.postgres import (
-    ExplainAnalyze,
-    PlanStatement,
-    connection_factory,
-    generic_plan,
-)
+from perftop.actions.postgres import ExplainAnalyze, PlanStatement, connection_factory
 from perftop.collectors.postgres.connect import resolve_target
 from perftop.collectors.postgres.plan_safety import Unparseable, assess, names_in
+from perftop.collectors.postgres.plans import generic_plan
 
 from .pg_cluster import PgCluster
 from .support import run

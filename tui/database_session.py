@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 
 from ..actions.gate import Action
 from ..actions.postgres import (
-    NOT_FETCHED,
     CancelQuery,
     Connect,
     CreateExtension,
@@ -29,13 +28,12 @@ from ..actions.postgres import (
     ResetStatements,
     TerminateBackend,
     connection_factory,
-    explain_problem,
-    generic_plan,
 )
 from ..collectors.base import Collector
 from ..collectors.postgres.activity import ActivityCollector
 from ..collectors.postgres.connect import Target
 from ..collectors.postgres.plan_safety import Assessment, assess
+from ..collectors.postgres.plans import NOT_FETCHED, explain_problem, generic_plan
 from ..collectors.postgres.samples import ServerInfo, StatementRate
 from ..collectors.postgres.server import ServerCollector
 from ..collectors.postgres.statements import StatementsCollector
