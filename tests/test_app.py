@@ -435,3 +435,26 @@ async def test_the_footer_keeps_quit_and_help_at_every_width(tmp_path: Path, wid
         await pilot.pause()
         await pilot.pause()
         assert "q Quit" in footer_line(app)
+
+
+@run
+async def test_read_only_help_lists_no_intrusive_key(tmp_path: Path) -> None:
+    """Built read-only: the help, like the footer, has no key to signal, renice, attach,
+    cancel, terminate, reset or EXPLAIN ANALYZE; built normally, it has them all."""
+    from perftop.tui.help import HelpScreen as Help
+
+    for read_only in (True, False):
+        app, _ = make_app(tmp_path, read_only=read_only)
+        async with app.run_test(size=(120, 60)) as pilot:
+            await pilot.pause()
+            await pilot.press("f1")
+            await pilot.pause()
+            screen = app.screen
+            assert isinstance(screen, Help)
+            listed = {description for _, rows in screen.sections for _, description in rows}
+            intrusive = {"Kill", "Attach", "Cancel query", "Terminate"}
+            if read_only:
+                assert not listed & intrusive, listed & intrusive
+                assert "Quit" in listed  # the rest of the keys are there
+            else:
+                assert intrusive <= listed, intrusive - listed

@@ -591,7 +591,7 @@ async def test_read_only_has_no_intrusive_keys() -> None:
     async with app.run_test(size=(160, 45)) as pilot:
         await pilot.pause()
         screen = queries(app)
-        bound = {b.id for bs in screen._bindings.key_to_bindings.values() for b in bs}  # noqa: SLF001
+        bound = {active.binding.id for active in screen.active_bindings.values()}
         assert not bound & INTRUSIVE_BINDINGS and "queries.window" in bound
         await pilot.press("A", "R", "E", "tab", "c", "K")
         await pilot.pause()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on, work
 from textual.app import App, SystemCommand
@@ -30,6 +30,7 @@ from ..store import Store
 from .dashboard import Dashboard
 from .pickers import SignalPicker
 from .process_table import ProcessTable
+from .textual_private import bindings_of, keymap_of
 
 if TYPE_CHECKING:
     # The stacks and PostgreSQL parts load when first used: the first frame does not wait
@@ -98,14 +99,6 @@ class PerftopApp(App[int]):
         self._unsubscribe = store.subscribe(self._store_changed)
         gate.ask = self._ask
         gate.warn = self._audit_warning
-        if settings.read_only:
-            # Layer one of three: the keys for intrusive actions do not exist.
-            for key, bindings in list(self._bindings.key_to_bindings.items()):
-                kept = [b for b in bindings if b.id not in INTRUSIVE]
-                if kept:
-                    self._bindings.key_to_bindings[key] = kept
-                else:
-                    del self._bindings.key_to_bindings[key]
 
     # screens ---------------------------------------------------------------------------
 
@@ -200,17 +193,23 @@ class PerftopApp(App[int]):
     def action_help(self) -> None:
         from .detail import ProcessDetailScreen
         from .help import HelpScreen, binding_rows
-        from .queries import QueriesScreen
+        from .queries import INTRUSIVE_BINDINGS, QueriesScreen
         from .stacks import StacksScreen
 
         dashboard = self.dashboard
+        keymap = keymap_of(self)
+        drop = INTRUSIVE | INTRUSIVE_BINDINGS if self.settings.read_only else frozenset()
+
+        def rows(bindings: Any) -> list[tuple[str, str]]:
+            return binding_rows(bindings, keymap=keymap, drop=drop)
+
         sections = [
-            ("Everywhere", binding_rows(self._bindings, keymap=self._keymap)),
-            ("Dashboard", binding_rows(dashboard._bindings, keymap=self._keymap)),
-            ("Process table", binding_rows(dashboard.table._bindings, keymap=self._keymap)),
-            ("Process detail", binding_rows(ProcessDetailScreen.BINDINGS, keymap=self._keymap)),
-            ("Stacks", binding_rows(StacksScreen.BINDINGS, keymap=self._keymap)),
-            ("PostgreSQL", binding_rows(QueriesScreen.BINDINGS, keymap=self._keymap)),
+            ("Everywhere", rows(bindings_of(self))),
+            ("Dashboard", rows(bindings_of(dashboard))),
+            ("Process table", rows(bindings_of(dashboard.table))),
+            ("Process detail", rows(ProcessDetailScreen.BINDINGS)),
+            ("Stacks", rows(StacksScreen.BINDINGS)),
+            ("PostgreSQL", rows(QueriesScreen.BINDINGS)),
             ("Mouse", [("click a row", "select it"), ("click a header", "sort by it")]),
         ]
         self.push_screen(HelpScreen(sections=sections))

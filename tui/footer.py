@@ -15,7 +15,8 @@ from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Footer
-from textual.widgets._footer import FooterKey  # noqa: PLC2701 - checked against Textual 8.2
+
+from .textual_private import FooterKey
 
 KEEP = ("quit", "help")
 """Binding ids that always show."""

@@ -6,7 +6,7 @@ drift from the keys that actually work (a key missing from the help is a bug).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable
 from typing import ClassVar
 
 from rich.cells import cell_len
@@ -72,16 +72,18 @@ def binding_rows(
     key_display: Callable[[Binding], str] | None = None,
     *,
     keymap: Keymap | None = None,
+    drop: Container[str] = (),
 ) -> list[Row]:
     """One (keys, description) row per action, in the order the bindings are given.
 
-    `bindings` is a `BINDINGS` list or a node's `BindingsMap` (`node._bindings`, which
+    `bindings` is a `BINDINGS` list or a node's `BindingsMap` (`bindings_of(node)`, which
     includes inherited bindings). Textual applies the user's keymap only when it looks a
-    key up, so pass it (`app._keymap`) as `keymap` for the help to show remapped keys.
+    key up, so pass it (`keymap_of(app)`) as `keymap` for the help to show remapped keys.
     Every binding is listed, hidden ones included, but for Textual's own that are no
     perftop key (Ctrl+c's quit hint, copying selected text); keys bound to the same action and
     description share a row ("q/Esc"). `key_display` overrides how a key is written (for
-    instance `app.get_key_display`); the default is `key_label`.
+    instance `app.get_key_display`); the default is `key_label`. Bindings whose id is in
+    `drop` are left out (the intrusive keys under --read-only).
     """
     if keymap:
         remapped = bindings.copy() if isinstance(bindings, BindingsMap) else BindingsMap(bindings)
@@ -93,7 +95,7 @@ def binding_rows(
     rows: dict[tuple[str, str], list[str]] = {}
     # make_bindings splits "q,escape" into one binding per key, as Textual itself does.
     for binding in Binding.make_bindings(bindings):
-        if binding.action in _NOT_PERFTOPS:
+        if binding.action in _NOT_PERFTOPS or (binding.id is not None and binding.id in drop):
             continue
         description = binding.description or binding.action.replace("_", " ").capitalize()
         keys = rows.setdefault((binding.action, description), [])

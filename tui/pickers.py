@@ -25,7 +25,7 @@ from ..config import SORT_KEYS
 from ..redact import redact_short
 from .text import literal
 
-__all__ = ["SORT_LABELS", "SignalPicker", "SortPicker"]
+__all__ = ["PICKER_CSS", "SORT_LABELS", "Picker", "SignalPicker", "SortPicker"]
 
 SORT_LABELS: dict[str, str] = {
     "pid": "PID",
@@ -43,7 +43,7 @@ SORT_LABELS: dict[str, str] = {
 }
 """What the sort picker shows for each of `config.SORT_KEYS`."""
 
-_PICKER_CSS = """
+PICKER_CSS = """
 {name} {{
     align: center middle;
 }}
@@ -74,7 +74,7 @@ _PICKER_CSS = """
 """
 
 
-class _Picker(ModalScreen[str | None]):
+class Picker(ModalScreen[str | None]):
     """An OptionList of keyed choices; dismisses with the picked key or None."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -126,7 +126,7 @@ class _Picker(ModalScreen[str | None]):
         self.dismiss(key)
 
 
-class SignalPicker(_Picker):
+class SignalPicker(Picker):
     """Which signal to send, like htop's F9 list: SIGTERM first and highlighted.
 
     Dismisses with the signal's name without the SIG prefix (a key of `SIGNALS`, e.g.
@@ -139,7 +139,7 @@ class SignalPicker(_Picker):
 
     # Wide enough for every meaning on one line (borders, padding, two-digit number and
     # name take 15 cells); a narrower terminal wraps them under the meaning column.
-    DEFAULT_CSS = _PICKER_CSS.format(name="SignalPicker") + (
+    DEFAULT_CSS = PICKER_CSS.format(name="SignalPicker") + (
         f"SignalPicker > #box {{ width: {15 + max(map(len, SIGNALS.values()))}; }}"
     )
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -196,14 +196,14 @@ def _title(target: tuple[int, str] | None) -> Text:
     return literal(f"Send signal to pid {pid} ({redact_short(name, 32)})")
 
 
-class SortPicker(_Picker):
+class SortPicker(Picker):
     """Which column the process table sorts by; starts on the current one.
 
     Dismisses with one of `config.SORT_KEYS`, or None on Escape.
     """
 
     DEFAULT_CSS = (
-        _PICKER_CSS.format(name="SortPicker")
+        PICKER_CSS.format(name="SortPicker")
         + """
     SortPicker > #box {
         width: 40;

@@ -38,6 +38,7 @@ from .columns import (
     program_first,
 )
 from .text import literal, neutralise
+from .textual_private import set_virtual_size_quietly
 
 WHERE_WIDTH = 60
 """COMMAND cells from which a program's directory follows its arguments."""
@@ -316,8 +317,7 @@ class ProcessTable(ScrollView, can_focus=True):
         if not self.size:
             self.virtual_size = size  # not laid out yet: the first layout will size it
             return
-        self.set_reactive(ProcessTable.virtual_size, size)
-        self._scroll_update(size)
+        set_virtual_size_quietly(self, size)
 
     def _line_key(self, y: int) -> object:
         """What line `y` of the widget shows (rows from 1), to compare between ticks."""

@@ -42,7 +42,7 @@ from .pg_tables import (
     status_text,
     summary,
 )
-from .pickers import _PICKER_CSS, _Picker
+from .pickers import PICKER_CSS, Picker
 from .query_text import QueryTextScreen
 from .statics import show_text
 from .text import literal
@@ -61,10 +61,10 @@ _INTRUSIVE_ACTIONS = frozenset({"cancel", "terminate", "reset", "explain", "crea
 _ALL = "\x00all"  # a picker choice no database or user can be named (names have no NUL)
 
 
-class ChoicePicker(_Picker):
+class ChoicePicker(Picker):
     """A titled list of (key, label) choices; dismisses with the key or None."""
 
-    DEFAULT_CSS = _PICKER_CSS.format(name="ChoicePicker")
+    DEFAULT_CSS = PICKER_CSS.format(name="ChoicePicker")
 
     def __init__(self, title: str, choices: Sequence[tuple[str, Text]], current: str) -> None:
         super().__init__(choices, current)
@@ -173,14 +173,6 @@ class QueriesScreen(Screen[None]):
         self._statements_status = SourceStatus("starting")
         self._activity_status = SourceStatus("starting")
         self._composed = False  # `is_mounted` is still False inside on_mount
-        if read_only:
-            # Layer one: the keys for intrusive actions do not exist on this screen.
-            for key, bindings in list(self._bindings.key_to_bindings.items()):
-                kept = [b for b in bindings if b.id not in INTRUSIVE_BINDINGS]
-                if kept:
-                    self._bindings.key_to_bindings[key] = kept
-                else:
-                    del self._bindings.key_to_bindings[key]
 
     def compose(self) -> ComposeResult:
         yield Static(id="pg-summary")
@@ -206,6 +198,8 @@ class QueriesScreen(Screen[None]):
         self.statements.focus()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Layer one of three under --read-only: the intrusive keys are not bound (False
+        # leaves them out of the active bindings, the footer and the help).
         return not (self.read_only and action in _INTRUSIVE_ACTIONS)
 
     # data ----------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ from ..collectors.stacks.profile import (
     function_key,
 )
 from .icicle import Path
-from .pickers import _PICKER_CSS, _Picker
+from .pickers import PICKER_CSS, Picker
 from .text import literal, neutralise
 from .units import counted
 
@@ -356,10 +356,10 @@ class CallTree(Tree[Path]):
 # modals ----------------------------------------------------------------------------------------
 
 
-class ThreadPicker(_Picker):
+class ThreadPicker(Picker):
     """Which thread to show; dismisses with "all", "thread-N" (an index) or None."""
 
-    DEFAULT_CSS = _PICKER_CSS.format(name="ThreadPicker")
+    DEFAULT_CSS = PICKER_CSS.format(name="ThreadPicker")
     box_title = "Thread"
 
 
