@@ -19,7 +19,8 @@ from perftop.collectors.postgres import queries
 from perftop.collectors.postgres.activity import ActivityCollector
 from perftop.collectors.postgres.connect import resolve_target
 from perftop.collectors.postgres.samples import StatementsSample
-from perftop.collectors.postgres.statements import DEPARTED_MIN, StatementsCollector
+from perftop.collectors.postgres.statements import StatementsCollector
+from perftop.collectors.postgres.windows import DEPARTED_MIN
 
 from .pg_cluster import PgCluster, find_bindir, throwaway_cluster
 from .support import run

@@ -100,7 +100,7 @@ def test_dsn_adds_statements_with_known_counts(tmp_path: Path, pg_cluster: PgClu
          "    conn = await asyncpg.connect(sys.argv[1])\n"
          "    await asyncio.sleep(2.0)\n"
          "    for _ in range(25):\n"
-         "        await conn.fetchval('SELECT $1::int AS snapshot_marker', 1)\n"
+         "        await conn.fetchval('SELECT $1::int * 3 AS snapshot_marker', 1)\n"
          "    await conn.close()\n"
          "asyncio.run(main())\n",
          pg_cluster.dsn],

@@ -33,19 +33,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from dataclasses import replace
-from pathlib import Path
 
 from ..base import CollectorError
 from .model import Frame, Mode, Stack, StackSample, StackWindow
 from .pyspy import AttachPermit, PySpyOptions, PySpySampler, alive
-from .pyspy_faults import permission_message
+from .pyspy_faults import find_sampler, permission_message
 
 INSTALL_HINT = "install it into perftop's environment with `pip install 'austin-dist>=3.7,<4'`"
 
@@ -63,18 +60,8 @@ def streams(options: PySpyOptions) -> bool:
 
 
 def find_austin(explicit: str | None = None) -> str:
-    """The austin executable: `explicit`, else next to this Python, else on PATH."""
-    if explicit is not None:
-        if os.access(explicit, os.X_OK) and os.path.isfile(explicit):
-            return explicit
-        raise CollectorError(f"austin not found at {explicit}: {INSTALL_HINT}")
-    beside = Path(sys.executable).parent / "austin"
-    if beside.is_file() and os.access(beside, os.X_OK):
-        return str(beside)
-    found = shutil.which("austin")
-    if found is None:
-        raise CollectorError(f"austin is not installed (not on PATH): {INSTALL_HINT}")
-    return found
+    """The austin executable (see `find_sampler`)."""
+    return find_sampler("austin", explicit, INSTALL_HINT)
 
 
 def austin_args(exe: str, pid: int, options: PySpyOptions) -> list[str]:

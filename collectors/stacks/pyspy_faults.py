@@ -120,16 +120,22 @@ def check_attach(exe: str, pid: int, timeout: float = 10.0) -> None:
             raise failure
 
 
-def find_pyspy(explicit: str | None = None) -> str:
-    """The py-spy executable: `explicit`, else next to this Python, else on PATH."""
+def find_sampler(name: str, explicit: str | None, hint: str) -> str:
+    """A sampler's executable (py-spy, austin): `explicit`, else next to this Python (the
+    venv perftop runs from), else on PATH; `hint` says how to install it."""
     if explicit is not None:
         if os.access(explicit, os.X_OK) and os.path.isfile(explicit):
             return explicit
-        raise CollectorError(f"py-spy not found at {explicit}: {INSTALL_HINT}")
-    beside = Path(sys.executable).parent / "py-spy"
+        raise CollectorError(f"{name} not found at {explicit}: {hint}")
+    beside = Path(sys.executable).parent / name
     if beside.is_file() and os.access(beside, os.X_OK):
         return str(beside)
-    found = shutil.which("py-spy")
+    found = shutil.which(name)
     if found is None:
-        raise CollectorError(f"py-spy is not installed (not on PATH): {INSTALL_HINT}")
+        raise CollectorError(f"{name} is not installed (not on PATH): {hint}")
     return found
+
+
+def find_pyspy(explicit: str | None = None) -> str:
+    """The py-spy executable (see `find_sampler`)."""
+    return find_sampler("py-spy", explicit, INSTALL_HINT)
