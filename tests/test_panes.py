@@ -18,15 +18,9 @@ from perftop.collectors.samples import (
     NetSample,
 )
 from perftop.store import SourceStatus, Store
+from perftop.tui.line_drawn import CoreBars
 from perftop.tui.meters import core_layout, core_rows, fit, meter
-from perftop.tui.panes import (
-    CoreBars,
-    CpuPane,
-    DiskPane,
-    MemoryPane,
-    NetPane,
-    Pane,
-)
+from perftop.tui.panes import CpuPane, DiskPane, MemoryPane, NetPane, Pane
 from perftop.tui.units import fmt_bytes, fmt_count, fmt_duration, fmt_ms, fmt_percent, fmt_rate
 
 from .support import (
