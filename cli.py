@@ -383,7 +383,7 @@ def stdout_is_terminal() -> bool:
 
 def _need_terminal() -> None:
     """Stop a live view before it starts when stdout is a file or a pipe (exit code 2)."""
-    from .collectors.stacks.launch import LaunchError
+    from .collectors.stacks.launch_plan import LaunchError
 
     if not stdout_is_terminal():
         raise LaunchError(NEEDS_TERMINAL.removeprefix("perftop: error: "))

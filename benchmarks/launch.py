@@ -30,7 +30,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from perftop.collectors.base import tick
-from perftop.collectors.stacks.launch import LaunchCollector, check_pyinstrument, start
+from perftop.collectors.stacks.launch import LaunchCollector, start
+from perftop.collectors.stacks.launch_plan import check_pyinstrument
 from perftop.collectors.stacks.model import StackSample
 from perftop.store import Store
 

@@ -16,14 +16,8 @@ import pytest
 
 from perftop.collectors.base import tick
 from perftop.collectors.stacks import files
-from perftop.collectors.stacks.launch import (
-    MAIN_THREAD_ONLY,
-    LaunchCollector,
-    Launched,
-    LaunchError,
-    plan,
-    start,
-)
+from perftop.collectors.stacks.launch import MAIN_THREAD_ONLY, LaunchCollector, Launched, start
+from perftop.collectors.stacks.launch_plan import LaunchError, plan
 from perftop.collectors.stacks.model import StackSample
 from perftop.collectors.stacks.profile import merge
 from perftop.store import Store

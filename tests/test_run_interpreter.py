@@ -22,7 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from perftop.collectors.stacks.launch import LaunchCollector, Launched, LaunchError, start
+from perftop.collectors.stacks.launch import LaunchCollector, Launched, start
+from perftop.collectors.stacks.launch_plan import LaunchError
 from perftop.store import Store
 
 from .support import run
