@@ -19,19 +19,17 @@ import asyncpg
 import pytest
 
 from perftop.actions import gate as gate_module
+from perftop.actions import pg_statements
 from perftop.actions import postgres as pg_actions
 from perftop.actions.audit import AuditLog
 from perftop.actions.gate import Action, Decision, Gate, Outcome
-from perftop.actions.postgres import (
-    CancelQuery,
+from perftop.actions.pg_statements import (
     CreateExtension,
     ExplainAnalyze,
     ResetStatements,
-    TerminateBackend,
-    connection_factory,
     extension_advice,
-    short,
 )
+from perftop.actions.postgres import CancelQuery, TerminateBackend, connection_factory, short
 from perftop.collectors.postgres.connect import resolve_target
 from perftop.collectors.postgres.plans import explain_problem, generic_plan, scan_sql
 from perftop.collectors.postgres.samples import Backend, ServerInfo, StatementKey
@@ -497,7 +495,7 @@ async def test_explain_analyze_never_runs_a_second_statement(
     pg_cluster: PgCluster, audit: AuditLog, table: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Even if the scan were fooled, the extended protocol takes one statement only.
-    monkeypatch.setattr(pg_actions, "explain_problem", lambda query: None)
+    monkeypatch.setattr(pg_statements, "explain_problem", lambda query: None)
     action = ExplainAnalyze("SELECT 1; DELETE FROM explained", "perftop_test", "postgres",
                             as_superuser(pg_cluster))  # fmt: skip
     outcome = await Gate(audit, read_only=False, ask=answer(True)).request(action)

@@ -25,7 +25,8 @@ import pytest
 from perftop.actions import gate as gate_module
 from perftop.actions.audit import AuditLog
 from perftop.actions.gate import Action, Decision, Gate
-from perftop.actions.postgres import ExplainAnalyze, PlanStatement, connection_factory
+from perftop.actions.pg_statements import ExplainAnalyze, PlanStatement
+from perftop.actions.postgres import connection_factory
 from perftop.collectors.postgres.connect import resolve_target
 from perftop.collectors.postgres.plan_safety import Unparseable, assess, names_in
 from perftop.collectors.postgres.plans import generic_plan

@@ -19,16 +19,13 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ..actions.gate import Action
-from ..actions.postgres import (
-    CancelQuery,
-    Connect,
+from ..actions.pg_statements import (
     CreateExtension,
     ExplainAnalyze,
     PlanStatement,
     ResetStatements,
-    TerminateBackend,
-    connection_factory,
 )
+from ..actions.postgres import CancelQuery, Connect, TerminateBackend, connection_factory
 from ..collectors.base import Collector
 from ..collectors.postgres.activity import ActivityCollector
 from ..collectors.postgres.connect import Target
