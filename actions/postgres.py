@@ -17,9 +17,8 @@ target or detail ever holds a DSN.
 Planning is not harmless: the planner runs IMMUTABLE functions on constants (and STABLE
 ones while it estimates), with the planning role's rights, and SET ROLE is no sandbox.
 `generic_plan` (collectors/postgres/plans.py) plans unasked only what `plan_safety.assess`
-clears; anything else is a
-PlanStatement, whose prompt (like EXPLAIN ANALYZE's) names perftop's role and the code
-outside pg_catalog that may run.
+clears; anything else is a PlanStatement (pg_statements.py), whose prompt (like EXPLAIN
+ANALYZE's) names perftop's role and the code outside pg_catalog that may run.
 """
 
 from __future__ import annotations
