@@ -45,6 +45,8 @@ class CpuCollector:
     columns do not jump when the last core goes offline.
     """
 
+    inline = True  # small /proc reads: run on the loop (collectors/base.py)
+
     source = "cpu"
 
     def __init__(

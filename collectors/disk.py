@@ -52,6 +52,8 @@ class DiskCollector:
     so the first `collect()` already has real rates.
     """
 
+    inline = True  # small /proc reads: run on the loop (collectors/base.py)
+
     source = "disk"
 
     def __init__(

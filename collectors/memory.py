@@ -61,6 +61,8 @@ class MemoryCollector:
     reports a real rate over the time since construction.
     """
 
+    inline = True  # small /proc reads: run on the loop (collectors/base.py)
+
     source = "memory"
 
     def __init__(

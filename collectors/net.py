@@ -29,6 +29,8 @@ class NetCollector:
     has real rates.
     """
 
+    inline = True  # small /proc reads: run on the loop (collectors/base.py)
+
     source = "net"
 
     def __init__(

@@ -155,3 +155,36 @@ async def test_an_async_collector_is_awaited_on_the_loop() -> None:
     collector.failing = CollectorError("server closed the connection")
     assert not await tick(collector, store)
     assert store.status("pg").message == "server closed the connection"
+
+
+@run
+async def test_an_inline_collector_runs_on_the_loop_and_the_others_in_a_thread() -> None:
+    import threading
+
+    class Where(Counting):
+        def __init__(self, source: str, inline: bool) -> None:
+            super().__init__(source)
+            self.inline = inline
+            self.thread: threading.Thread | None = None
+
+        def collect(self) -> object:
+            self.thread = threading.current_thread()
+            return super().collect()
+
+    store = Store()
+    inline, threaded = Where("inline", True), Where("threaded", False)
+    assert await tick(inline, store) and await tick(threaded, store)
+    assert inline.thread is threading.current_thread()  # the loop's own
+    assert threaded.thread is not None and threaded.thread is not threading.current_thread()
+
+
+def test_the_machine_wide_collectors_are_inline_and_the_process_scan_is_not() -> None:
+    from perftop.collectors.cpu import CpuCollector
+    from perftop.collectors.disk import DiskCollector
+    from perftop.collectors.memory import MemoryCollector
+    from perftop.collectors.net import NetCollector
+    from perftop.collectors.processes import ProcessCollector
+
+    for cls in (CpuCollector, MemoryCollector, DiskCollector, NetCollector):
+        assert cls.inline is True
+    assert not getattr(ProcessCollector, "inline", False)  # ms per tick: a worker thread's
