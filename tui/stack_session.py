@@ -67,9 +67,7 @@ class StackSession:
             return False
         await self._stop_sampling()
         self.sampler = action.sampler()
-        self.mode = getattr(self.sampler, "mode", None) or (
-            "py-spy-blocking" if options.blocking else "py-spy"
-        )
+        self.mode = self.sampler.mode
         self._resumed_seen = 0
         self._add(self.sampler)
         self.show()
@@ -127,7 +125,7 @@ class StackSession:
             return
         sampler.set_options(options)
         if not options.blocking:
-            self.mode = getattr(sampler, "mode", "py-spy")
+            self.mode = sampler.mode
 
     async def dump(self) -> None:
         """Every thread's stack now, over the Stacks screen that asked for it. The dump

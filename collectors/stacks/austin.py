@@ -37,7 +37,6 @@ import signal
 import subprocess
 import time
 from collections import Counter
-from dataclasses import replace
 
 from ..base import CollectorError
 from .model import Frame, Mode, Stack, StackSample, StackWindow
@@ -169,7 +168,6 @@ class AustinSampler(PySpySampler):
         self._counts: dict[Stack, int] = {}
         self._per_thread: Counter[tuple[int, int]] = Counter()
         self._unread = 0  # lines of this window that did not parse
-        self.restarts = 0  # austins started again after ending by themselves
         self._closing: asyncio.Task[None] | None = None
         self._pipes: set[asyncio.Task[object]] = set()  # every austin's stdout and stderr readers
         self._began = 0.0  # monotonic
@@ -178,9 +176,7 @@ class AustinSampler(PySpySampler):
     @property
     def mode(self) -> Mode:
         """How the next window is sampled."""
-        if streams(self.options):
-            return "austin"
-        return "py-spy-blocking" if self.options.blocking else "py-spy"
+        return "austin" if streams(self.options) else super().mode
 
     def stop(self) -> None:
         super().stop()
@@ -234,7 +230,6 @@ class AustinSampler(PySpySampler):
             # austin 3.7 ends by itself (status 0) when threads come and go fast, the
             # target still running: sampling goes on with a new austin, in this window.
             restarts += 1
-            self.restarts += 1
             await self._start_stream(keep_window=True)
         window = self._cut()
         resumed = self._resume()
@@ -354,11 +349,3 @@ class AustinSampler(PySpySampler):
         if window.samples:
             self._add(window)
         self._resume()
-
-    def _sample(self, resumed: bool = False) -> StackSample:
-        sample = super()._sample(resumed)
-        if self.mode != "austin":
-            return sample
-        notice = sample.notice.replace("py-spy", "austin")
-        target = replace(sample.target, mode="austin")
-        return replace(sample, target=target, notice=notice)

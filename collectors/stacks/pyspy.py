@@ -491,16 +491,22 @@ class PySpySampler:
         self._sampled += window.duration
         self._threads.update(_thread_names(window))
 
+    @property
+    def mode(self) -> Mode:
+        """How the next window is sampled."""
+        return "py-spy-blocking" if self.options.blocking else "py-spy"
+
     def _sample(self, resumed: bool = False) -> StackSample:
-        mode: Mode = "py-spy-blocking" if self.options.blocking else "py-spy"
+        mode = self.mode
+        sampler = "austin" if mode == "austin" else "py-spy"
         wall = time.time() - self._first if self._first is not None else 0.0
         notice = ""
         if resumed:
-            notice = f"process {self.pid} was left stopped after a py-spy window: sent SIGCONT"
+            notice = f"process {self.pid} was left stopped after a {sampler} window: sent SIGCONT"
         elif self.ended:
             notice = f"process {self.pid} has exited; showing what was sampled before"
         elif self.detached:
-            notice = "py-spy detached"
+            notice = f"{sampler} detached"
         return StackSample(
             time=time.monotonic(),
             target=StackTarget(self.pid, self.command, mode, options=self.options.names()),
