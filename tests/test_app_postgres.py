@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ from perftop.tui.approve import ApprovalScreen
 from perftop.tui.queries import QueriesScreen
 
 from .pg_cluster import PgCluster
-from .support import run
+from .support import run, until
 
 
 def make_app(tmp_path: Path, dsn: str, read_only: bool = False) -> tuple[PerftopApp, AuditLog]:
@@ -38,15 +37,6 @@ def make_app(tmp_path: Path, dsn: str, read_only: bool = False) -> tuple[Perftop
     return app, audit
 
 
-async def wait_until(pilot: Any, check: Any, timeout: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        await pilot.pause(0.1)
-    return False
-
-
 @run
 async def test_statements_of_a_known_workload_show_on_the_queries_screen(
     tmp_path: Path, pg_cluster: PgCluster
@@ -57,10 +47,10 @@ async def test_statements_of_a_known_workload_show_on_the_queries_screen(
         async with app.run_test(size=(160, 45)) as pilot:
             await pilot.pause()
             await pilot.press("p")
-            assert await wait_until(pilot, lambda: isinstance(app.screen, QueriesScreen))
+            await until(pilot, lambda: isinstance(app.screen, QueriesScreen))
             screen = app.screen
             assert isinstance(screen, QueriesScreen)
-            assert await wait_until(
+            await until(
                 pilot, lambda: app.store.latest("pg.statements", StatementsSample) is not None
             )
             for _ in range(40):
@@ -76,7 +66,7 @@ async def test_statements_of_a_known_workload_show_on_the_queries_screen(
                     if not isinstance(r, str)
                 )
 
-            assert await wait_until(pilot, seen)
+            await until(pilot, seen)
             rows = [r for r in screen.statements.rows_shown if not isinstance(r, str)]
             ours = [r for r in rows if "app_screen_marker" in r.query]
             assert sum(r.calls for r in ours) == 40
@@ -93,7 +83,7 @@ async def sleeping_backend(dsn: str) -> tuple[asyncpg.Connection[Any], asyncio.T
 
 async def select_backend(pilot: Any, app: PerftopApp, pid: int) -> QueriesScreen:
     await pilot.press("p")
-    assert await wait_until(pilot, lambda: isinstance(app.screen, QueriesScreen))
+    await until(pilot, lambda: isinstance(app.screen, QueriesScreen))
     screen = app.screen
     assert isinstance(screen, QueriesScreen)
 
@@ -103,13 +93,13 @@ async def select_backend(pilot: Any, app: PerftopApp, pid: int) -> QueriesScreen
             b.pid == pid and b.state == "active" for b in sample.backends
         )
 
-    assert await wait_until(pilot, running)
+    await until(pilot, running)
     table = screen.activity_table
 
     def listed() -> bool:
         return any(not isinstance(r, str) and r.pid == pid for r in table.rows_shown)
 
-    assert await wait_until(pilot, listed)  # the screen has drawn the sample
+    await until(pilot, listed)  # the screen has drawn the sample
     table.focus()
     rows = table.rows_shown
     index = next(i for i, r in enumerate(rows) if not isinstance(r, str) and r.pid == pid)
@@ -131,14 +121,14 @@ async def test_cancel_needs_a_yes_and_then_cancels_the_real_query(
             await pilot.pause()
             await select_backend(pilot, app, pid)
             await pilot.press("c")
-            assert await wait_until(pilot, lambda: isinstance(app.screen, ApprovalScreen))
+            await until(pilot, lambda: isinstance(app.screen, ApprovalScreen))
             await pilot.press("n")
-            assert await wait_until(pilot, lambda: len(audit.read()) == 1)  # the decision
+            await until(pilot, lambda: len(audit.read()) == 1)  # the decision
             assert not task.done()  # declined: the query still runs
             await pilot.press("c")
-            assert await wait_until(pilot, lambda: isinstance(app.screen, ApprovalScreen))
+            await until(pilot, lambda: isinstance(app.screen, ApprovalScreen))
             await pilot.press("y")
-            assert await wait_until(pilot, task.done, 10)
+            await until(pilot, task.done, 10)
         assert isinstance(task.exception(), asyncpg.QueryCanceledError)
         assert await conn.fetchval("SELECT 1") == 1  # the session stays connected
     finally:

@@ -22,7 +22,7 @@ from perftop.tui.export_dialog import ExportDialog
 from perftop.tui.stack_views import DumpScreen
 from perftop.tui.stacks import StacksScreen
 
-from .support import run
+from .support import run, until
 from .test_app_stacks import make_app, py_spies
 
 
@@ -51,16 +51,6 @@ def no_py_spy_within(seconds: float) -> bool:
             return False
         time.sleep(0.05)
     return True
-
-
-async def until(pilot: object, condition: object, seconds: float = 15.0) -> None:
-    from textual.pilot import Pilot
-
-    assert isinstance(pilot, Pilot) and callable(condition)
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "the condition did not come true in time"
-        await pilot.pause(0.05)
 
 
 async def attach(pilot: object, app: PerftopApp) -> StacksScreen:
