@@ -163,7 +163,7 @@ class ProcessDetailCollector:
         with p.oneshot():
             now = time.monotonic()
             times = part("cpu", p.cpu_times)
-            threads_now = part("threads", p.num_threads)
+            threads = part("threads", lambda: self._thread_rows(p, now))
             cpu_percent: float | None = None
             if times is not None:
                 total = times.user + times.system
@@ -173,13 +173,12 @@ class ProcessDetailCollector:
                     if self._cpu is not None:
                         spent = max(0.0, total - self._cpu[1])
                         cpu_percent = spent / (now - self._cpu[0]) * 100
-                        cpu_percent = min(cpu_percent, 100.0 * (threads_now or 1))
+                        cpu_percent = min(cpu_percent, 100.0 * max(1, len(threads or ())))
                     self._cpu = (now, total)
             mem = part("memory", p.memory_info)
             cmdline = part("cmdline", p.cmdline)
             status = p.status()
             io = part("io", p.io_counters)
-            threads = part("threads", lambda: self._thread_rows(p, now))
             detail = ProcessDetail(
                 time=now,
                 pid=self.pid,

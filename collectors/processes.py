@@ -379,8 +379,8 @@ class ProcessCollector:
                         if before is None:
                             read_rate = write_rate = 0.0
                         else:
-                            # Over the real time since this process's io was last read,
-                            # which can be several ticks for an idle process.
+                            # Over the time since its counters were last known (read, or
+                            # proved unchanged by an unchanged schedstat).
                             span = now - cur.io_at
                             read_rate = rate(before[0], io[0], span)
                             write_rate = rate(before[1], io[1], span)
