@@ -22,8 +22,8 @@ from perftop.tui.queries import QueriesScreen
 from perftop.tui.statement_detail import StatementDetailScreen
 
 from .pg_cluster import PgCluster
-from .support import run
-from .test_app_postgres import make_app, wait_until
+from .support import run, until
+from .test_app_postgres import make_app
 from .test_pg_plan_safety import EVIL, RAN, ROLE, ServerLog, plan_objects
 from .test_queries_screen import Host, detail_store, orders_statement
 
@@ -44,7 +44,7 @@ async def open_detail(
     """Show the queries screen, run `workload` until the statement `matches` picks is in a
     sample (the default window shows the last interval's calls), open its detail."""
     await pilot.press("p")
-    assert await wait_until(pilot, lambda: isinstance(app.screen, QueriesScreen))
+    await until(pilot, lambda: isinstance(app.screen, QueriesScreen))
 
     def found() -> StatementRate | None:
         sample = app.store.latest("pg.statements", StatementsSample)
@@ -63,7 +63,7 @@ async def open_detail(
     if before_open is not None:
         await before_open()
     app.database.open_statement(rate)
-    assert await wait_until(pilot, lambda: isinstance(app.screen, StatementDetailScreen))
+    await until(pilot, lambda: isinstance(app.screen, StatementDetailScreen))
     screen = app.screen
     assert isinstance(screen, StatementDetailScreen)
     return screen
@@ -93,7 +93,7 @@ async def test_another_roles_function_runs_only_after_yes(
                 lambda r: r.query == EVIL and r.user == ROLE,
                 lambda: conn.fetchval(EVIL),
             )
-            assert await wait_until(pilot, lambda: screen.assessment is not None)
+            await until(pilot, lambda: screen.assessment is not None)
             expected = (
                 "plan not fetched: it may run code outside pg_catalog: function app.evil() "
                 "(owner plan_app); press P to plan it (asks first)"
@@ -103,14 +103,14 @@ async def test_another_roles_function_runs_only_after_yes(
             assert f"{RAN} as postgres" not in log.settled()
 
             await pilot.press("P")
-            assert await wait_until(pilot, lambda: isinstance(app.screen, ApprovalScreen))
+            await until(pilot, lambda: isinstance(app.screen, ApprovalScreen))
             prompt = app.screen
             assert isinstance(prompt, ApprovalScreen)
             asked = prompt.action_to_approve.describe()
             assert "perftop's role postgres (a superuser)" in asked
             assert "function app.evil() (owner plan_app)" in asked
             await pilot.press("y")
-            assert await wait_until(pilot, lambda: screen.plan is not None)
+            await until(pilot, lambda: screen.plan is not None)
             assert screen.plan_reason == "estimated plan (not executed)"
             assert app.screen is screen
         assert f"{RAN} as postgres (superuser: on)" in log.settled()
@@ -138,7 +138,7 @@ async def test_a_pg_catalog_statement_is_planned_without_asking(
                 lambda r: r.query.startswith(SAFE_QUERY[:40]),
                 lambda: conn.fetchval(SAFE_QUERY, 1, "n", 0),
             )
-            assert await wait_until(pilot, lambda: screen.plan is not None)
+            await until(pilot, lambda: screen.plan is not None)
             assert screen.plan_reason == "generic plan (not executed)"
             assert screen.plan is not None and "Index Cond: (id = $1)" in screen.plan
             assert "Index Cond: (id = $1)" in plan_text(screen)
@@ -182,13 +182,13 @@ async def test_closing_the_detail_while_its_plan_waits_raises_nothing(
                 await pilot.pause(0.05)
             assert screen.plan is None  # still on its way
             await pilot.press("escape")
-            assert await wait_until(pilot, lambda: isinstance(app.screen, QueriesScreen))
+            await until(pilot, lambda: isinstance(app.screen, QueriesScreen))
             await locker.execute("ROLLBACK")
 
             def planned() -> bool:
                 return not any(w.group == "pg" and w.is_running for w in app.workers)
 
-            assert await wait_until(pilot, planned)
+            await until(pilot, planned)
             await pilot.pause(0.2)
             assert app.is_running and isinstance(app.screen, QueriesScreen)
             assert screen.plan is not None  # it did arrive, for the closed screen
@@ -215,14 +215,14 @@ async def test_explain_analyze_prompt_names_the_functions_read_before_it(
                 lambda: conn.fetchval(EVIL),
             )
             app.post_message(QueriesScreen.ExplainAnalyzeRequested(screen.rate))
-            assert await wait_until(pilot, lambda: isinstance(app.screen, ApprovalScreen))
+            await until(pilot, lambda: isinstance(app.screen, ApprovalScreen))
             prompt = app.screen
             assert isinstance(prompt, ApprovalScreen)
             asked = prompt.action_to_approve.describe()
             assert "rights of perftop's role postgres (a superuser)" in asked
             assert "function app.evil() (owner plan_app)" in asked
             await pilot.press("n")
-            assert await wait_until(pilot, lambda: app.screen is screen)
+            await until(pilot, lambda: app.screen is screen)
     finally:
         await conn.close()
     assert f"{RAN} as postgres" not in log.settled()
@@ -244,10 +244,10 @@ async def test_closing_the_detail_while_an_approved_plan_waits_raises_nothing(
             screen = await open_detail(
                 pilot, app, lambda r: r.query == query, lambda: conn.fetch(query)
             )
-            assert await wait_until(pilot, lambda: screen.assessment is not None)
+            await until(pilot, lambda: screen.assessment is not None)
             await locker.execute("BEGIN; LOCK TABLE plan.t IN ACCESS EXCLUSIVE MODE")
             await pilot.press("P")
-            assert await wait_until(pilot, lambda: isinstance(app.screen, ApprovalScreen))
+            await until(pilot, lambda: isinstance(app.screen, ApprovalScreen))
             await pilot.press("y")
 
             async def plan_waits() -> bool:
@@ -263,13 +263,13 @@ async def test_closing_the_detail_while_an_approved_plan_waits_raises_nothing(
                 await pilot.pause(0.05)
             assert app.screen is screen and screen.plan is None
             await pilot.press("escape")
-            assert await wait_until(pilot, lambda: isinstance(app.screen, QueriesScreen))
+            await until(pilot, lambda: isinstance(app.screen, QueriesScreen))
             await locker.execute("ROLLBACK")
 
             def done() -> bool:
                 return not any(w.is_running for w in app.workers if w.group in ("pg", "actions"))
 
-            assert await wait_until(pilot, done)
+            await until(pilot, done)
             await pilot.pause(0.2)
             assert app.is_running and isinstance(app.screen, QueriesScreen)
             assert screen.plan is not None
